@@ -1,0 +1,1 @@
+"""Datasets in the project's manifest format, and importers from other annotation formats."""
