@@ -11,10 +11,20 @@ Extra keys (``split``, ``reviewed``, ``layout``...) are kept in ``extra``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_alpr.errors import InputError
+
+# Separators people type inside plate numbers; a line break joins a two-line plate's lines.
+_SEPARATORS = re.compile(r"[\s\-_.]+")
+
+
+def normalise_plate_text(text: str) -> str:
+    """The manifest's spelling of a plate: uppercase, without spaces, line breaks, dashes,
+    underscores or dots. A two-line plate reads top line first, then the bottom line."""
+    return _SEPARATORS.sub("", text).upper()
 
 
 @dataclass(frozen=True)

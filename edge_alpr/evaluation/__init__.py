@@ -1,0 +1,1 @@
+"""Evaluation: metrics (``metrics.py``) and the ``eval`` / ``eval-video`` commands."""
