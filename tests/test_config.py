@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edge_alpr.config import AppConfig, default_model_dir, load_config, redacted_dump
 from edge_alpr.config.base import StrictModel
@@ -53,8 +54,32 @@ def test_values_from_the_file_are_used(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", EXAMPLE_CONFIGS, ids=lambda p: p.name)
-def test_every_shipped_example_validates(path: Path) -> None:
-    assert isinstance(load_config(path), AppConfig)
+def test_every_shipped_example_validates(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The outputs config checks at load time that TLS and password files exist; give the
+    # example's /etc/edge-alpr/... files stand-ins so that check passes here too.
+    monkeypatch.delenv("EDGE_ALPR_MQTT_PASSWORD", raising=False)
+    text = path.read_text(encoding="utf-8")
+    for name in set(re.findall(r"/etc/edge-alpr/([\w.-]+)", text)):
+        (tmp_path / name).write_text("stand-in\n", encoding="utf-8")
+    text = text.replace("/etc/edge-alpr/", f"{tmp_path}/")
+    assert isinstance(load_config(write(tmp_path, text, path.name)), AppConfig)
+
+
+def test_default_yaml_lists_every_key_with_its_default() -> None:
+    """The installed config documents every setting; it must not drift from the models."""
+
+    def key_paths(data: object, prefix: str = "") -> set[str]:
+        if not isinstance(data, dict):
+            return set()
+        paths = set()
+        for key, value in data.items():
+            paths.add(prefix + key)
+            paths |= key_paths(value, f"{prefix}{key}.")
+        return paths
+
+    listed = yaml.safe_load((REPO / "config" / "default.yaml").read_text(encoding="utf-8"))
+    assert key_paths(listed) == key_paths(AppConfig().model_dump())
+    assert load_config(REPO / "config" / "default.yaml") == AppConfig()
 
 
 def test_the_examples_exist() -> None:
@@ -92,6 +117,8 @@ MALFORMED = [
     ("status_interval_s: soon\n", "status_interval_s", "valid number"),
     ("log_level: LOUD\n", "log_level", "'DEBUG'"),
     ("source: [file, demo.mp4]\n", "source", "valid dictionary"),
+    ("outputs: {mqtt: {prot: 1883}}\n", "outputs.mqtt.prot", "did you mean 'port'"),
+    ("outputs: {plate_log: {max_bytes: ten}}\n", "outputs.plate_log.max_bytes", "valid integer"),
 ]
 
 
@@ -152,7 +179,8 @@ class _Broker(StrictModel):
     host: str = "broker"
     password: str | None = None
     api_token: str = ""
-    keyfile: str = "/etc/ssl/client.key"
+    key_file: str = "/etc/ssl/client.key"
+    password_file: str = "/run/credentials/mqtt"
 
 
 class _WithSecrets(StrictModel):
@@ -162,10 +190,24 @@ class _WithSecrets(StrictModel):
 def test_redacted_dump_hides_secrets_only() -> None:
     cfg = _WithSecrets(brokers=[_Broker(password="hunter2", api_token="abc"), _Broker()])
     dumped = redacted_dump(cfg)
-    assert dumped["brokers"][0] == {"host": "broker", "password": "***", "api_token": "***", "keyfile": "/etc/ssl/client.key"}
+    assert dumped["brokers"][0] == {
+        "host": "broker",
+        "password": "***",
+        "api_token": "***",
+        "key_file": "/etc/ssl/client.key",
+        "password_file": "/run/credentials/mqtt",
+    }
     # Unset secrets stay visibly unset, so the log tells "no password" from "a password".
     assert dumped["brokers"][1]["password"] is None
     assert "hunter2" not in repr(redacted_dump(cfg))
+
+
+def test_redacted_dump_of_the_app_config_hides_the_mqtt_password(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "outputs: {mqtt: {username: cam, password: hunter2}}\n"))
+    dumped = redacted_dump(cfg)
+    assert dumped["outputs"]["mqtt"]["password"] == "***"
+    assert dumped["outputs"]["mqtt"]["username"] == "cam"
+    assert "hunter2" not in repr(dumped)
 
 
 def test_default_model_dir_prefers_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The daemon's YAML config as pydantic models. ``load_config(path)`` is the one way in."""
 from edge_alpr.config.loader import load_config, redacted_dump
-from edge_alpr.config.pipeline import OutputsConfig  # TEMPORARY: from .outputs once it lands
+from edge_alpr.config.outputs import OutputsConfig
 from edge_alpr.config.pipeline import (
     AppConfig,
     DetectorConfig,

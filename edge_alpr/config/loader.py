@@ -16,7 +16,8 @@ from edge_alpr.errors import ConfigError
 
 Loc = tuple[int | str, ...]
 
-#: Name parts that mark a secret (``password``, ``password_file``, ``api_token``, ``key``).
+#: A field whose name ends in one of these words holds a secret (``password``, ``api_token``,
+#: ``private_key``); ``password_file`` and ``key_file`` hold paths, which are safe to log.
 _SECRET_WORDS = frozenset({"password", "passwd", "secret", "token", "key", "passphrase", "credentials"})
 REDACTED = "***"
 
@@ -66,7 +67,7 @@ def _redact(value: object) -> object:
 
 
 def _is_secret(key: str) -> bool:
-    return any(part in _SECRET_WORDS for part in key.lower().split("_"))
+    return key.lower().rsplit("_", 1)[-1] in _SECRET_WORDS
 
 
 def _read_text(path: Path) -> str:

@@ -15,14 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from edge_alpr.config.base import StrictModel
-try:
-    from edge_alpr.config.outputs import OutputsConfig
-except ModuleNotFoundError as _exc:  # TEMPORARY until config/outputs.py lands
-    if _exc.name != "edge_alpr.config.outputs":
-        raise
-
-    class OutputsConfig(StrictModel):  # type: ignore[no-redef]
-        pass
+from edge_alpr.config.outputs import OutputsConfig
 
 DETECTOR_MODEL_FILE = "plate_detector_int8.tflite"
 READER_MODEL_FILE = "plate_reader_int8.tflite"
