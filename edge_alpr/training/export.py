@@ -185,3 +185,47 @@ def export_detector(model, size: int, out_dir: Path, calibration: Callable[[], I
         "int8": convert(fn, shape, out_dir / f"{stem}_int8.tflite", mode="int8", calibration=calibration),
         "float16": convert(fn, shape, out_dir / f"{stem}_float16.tflite", mode="float16"),
     }
+
+
+# ---------------------------------------------------------------- reader
+
+
+def reader_tf_function(model):
+    """The recognizer as a ``tf.function``: grey (1, 64, 128, 1) in [0, 1] -> softmax (1, T, 37)."""
+    import tensorflow as tf
+
+    model = model.eval()
+    convs = [TFConv(m.conv, m.bn, "relu") for m in [*model.body, *model.context]]
+    classifier = TFConv(model.classifier, None, None)
+
+    @tf.function
+    def fn(x):
+        for conv in convs:
+            x = conv(x)
+        y = classifier(x)  # (B, 2, 32, 37): rows then columns, as PyTorch's reshape
+        shape = tf.shape(y)
+        return {"probs": tf.nn.softmax(tf.reshape(y, [shape[0], shape[1] * shape[2], shape[3]]), -1)}
+
+    return fn
+
+
+def check_reader_export(model, fn, input_hw: tuple[int, int], atol: float = 1e-3) -> float:
+    rng = np.random.default_rng(0)
+    x = rng.random((1, *input_hw, 1), dtype=np.float32)
+    with torch.no_grad():
+        ref = torch.softmax(model.eval()(torch.from_numpy(x).permute(0, 3, 1, 2)), -1).numpy()
+    worst = float(np.abs(fn(x)["probs"].numpy() - ref).max())
+    if worst > atol:
+        raise RuntimeError(f"TensorFlow rebuild of the reader differs from PyTorch by {worst:.4g} (> {atol})")
+    return worst
+
+
+def export_reader(model, input_hw: tuple[int, int], out_dir: Path,
+                  calibration: Callable[[], Iterable[np.ndarray]], stem: str = "plate_reader") -> dict[str, Path]:
+    fn = reader_tf_function(model)
+    log.info("reader TF rebuild matches PyTorch (max diff %.2g)", check_reader_export(model, fn, input_hw))
+    shape = (1, *input_hw, 1)
+    return {
+        "int8": convert(fn, shape, out_dir / f"{stem}_int8.tflite", mode="int8", calibration=calibration),
+        "float16": convert(fn, shape, out_dir / f"{stem}_float16.tflite", mode="float16"),
+    }

@@ -1,0 +1,160 @@
+"""Recognizer training data: real plate crops with text (in_plates, and the plates of the
+openalpr and OLX photos) plus rendered Indian plates, with augmentation that mimics a
+detector's loose boxes and a roadside camera's pictures."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_alpr.datasets.manifest import load_manifest
+from edge_alpr.ocr import crop_plate, preprocess
+from edge_alpr.training.detector_data import is_val, reader_val_texts
+from edge_alpr.types import ALPHABET
+
+log = logging.getLogger(__name__)
+
+CHAR_INDEX = {c: i + 1 for i, c in enumerate(ALPHABET)}  # 0 is the CTC blank
+CALIBRATION_FRACTION = 0.15  # of real training crops, held out to fit the confidence calibration
+
+
+@dataclass
+class Crop:
+    image: np.ndarray  # BGR, the plate with a little context
+    text: str
+    layout: str  # "one" | "two"
+    source: str
+
+
+def _ok_text(text: str | None) -> bool:
+    return bool(text) and all(c in CHAR_INDEX for c in text) and 2 <= len(text) <= 12
+
+
+def load_real(datasets_dir: Path) -> tuple[list[Crop], list[Crop], list[Crop]]:
+    """(train, calibration, val) real crops. Validation is in_plates' own val split with status
+    ok; calibration a fixed slice of the rest; photos in the detector's validation split and
+    plates whose text is in the reader's validation set are never used for training."""
+    train, calib, val = [], [], []
+    held = reader_val_texts(datasets_dir)
+    labels = datasets_dir / "in_plates" / "labels.jsonl"
+    if labels.is_file():
+        for line in labels.read_text().splitlines():
+            r = json.loads(line)
+            if r.get("status") != "ok" or not _ok_text(r.get("text")):
+                continue
+            image = cv2.imread(str(labels.parent / r["crop"]))
+            if image is None:
+                continue
+            crop = Crop(image, r["text"], r.get("layout", "one"), "in_plates")
+            if r.get("split") == "val":
+                val.append(crop)
+            else:
+                (calib if _in_calibration(r["crop"]) else train).append(crop)
+    for name in ("openalpr_us", "openalpr_br", "in_olx_scenes"):
+        manifest = datasets_dir / name / "manifest.jsonl"
+        if not manifest.is_file():
+            continue
+        for row in load_manifest(manifest):
+            if is_val(row, name, held):
+                continue
+            image = None
+            for p in row.plates:
+                if not _ok_text(p.text) or p.text in held:
+                    continue
+                if image is None:
+                    image = cv2.imread(str(row.image))
+                    if image is None:
+                        break
+                crop = Crop(crop_plate(image, p.box, margin=0.15), p.text, "one", name)
+                (calib if _in_calibration(row.image.name) else train).append(crop)
+    return train, calib, val
+
+
+def _in_calibration(name: str) -> bool:
+    import hashlib
+
+    return hashlib.sha1(name.encode()).digest()[1] / 256.0 < CALIBRATION_FRACTION
+
+
+def render_bank(n: int, seed: int) -> list[Crop]:
+    """Rendered Indian plates: every state code, BH series, one- and two-line, all colours."""
+    from edge_alpr.synth.render import degrade, random_plate_text, render_plate
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        plate = render_plate(random_plate_text(rng), rng)
+        image = degrade(plate.image, rng, strength=float(rng.uniform(0.3, 1.2)))
+        out.append(Crop(image, plate.text, plate.layout, "synthetic"))
+    return out
+
+
+def jitter_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A detector's box is never tight: shift, grow or shrink the crop a little, rotate slightly."""
+    h, w = image.shape[:2]
+    dx1, dx2 = rng.uniform(-0.06, 0.06, 2) * w
+    dy1, dy2 = rng.uniform(-0.08, 0.1, 2) * h
+    angle = rng.normal(0, 2.5)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    src = np.float32([[dx1, dy1], [w - dx2, dy1], [w - dx2, h - dy2], [dx1, h - dy2]])
+    src += rng.normal(0, 0.015, (4, 2)).astype(np.float32) * [w, h]
+    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    persp = cv2.getPerspectiveTransform(src, dst)
+    rot = np.vstack([m, [0, 0, 1]])
+    return cv2.warpPerspective(image, rot @ persp, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def photometric(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    x = grey.astype(np.float32)
+    x = (x - x.mean()) * rng.uniform(0.5, 1.4) + x.mean() + rng.uniform(-40, 40)
+    if rng.random() < 0.3:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.2))
+    if rng.random() < 0.3:
+        x += rng.normal(0, rng.uniform(2, 10), x.shape)
+    if rng.random() < 0.2:  # low resolution, as far plates arrive
+        f = rng.uniform(0.3, 0.7)
+        small = cv2.resize(x, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        x = cv2.resize(small, (x.shape[1], x.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return x.clip(0, 255).astype(np.uint8)
+
+
+def encode_text(text: str) -> list[int]:
+    return [CHAR_INDEX[c] for c in text]
+
+
+class ReaderDataset:
+    """Mixes real and rendered crops; ``synthetic_fraction`` of each batch is rendered."""
+
+    def __init__(self, real: list[Crop], synthetic: list[Crop], synthetic_fraction: float, seed: int = 0):
+        self.real, self.synthetic = real, synthetic
+        self.fraction = synthetic_fraction if real and synthetic else (1.0 if synthetic else 0.0)
+        self.seed, self.epoch = seed, 0
+
+    def sample(self, i: int) -> tuple[np.ndarray, list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        pool = self.synthetic if rng.random() < self.fraction else self.real
+        crop = pool[int(rng.integers(len(pool)))]
+        image = jitter_crop(crop.image, rng)
+        grey = preprocess(image)[..., 0]
+        return photometric(grey, rng), encode_text(crop.text)
+
+
+def load_manifest_crops(manifest: Path) -> list[Crop]:
+    """Plate crops with text from any manifest (a site's own images, or a corrected review folder)."""
+    out = []
+    for row in load_manifest(manifest):
+        image = None
+        for p in row.plates:
+            if not _ok_text(p.text):
+                continue
+            if image is None:
+                image = cv2.imread(str(row.image))
+                if image is None:
+                    log.warning("%s: unreadable image, skipped", row.image)
+                    break
+            out.append(Crop(crop_plate(image, p.box, margin=0.15), p.text, p.layout or "one", manifest.parent.name))
+    return out
