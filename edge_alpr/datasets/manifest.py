@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from edge_alpr.errors import InputError
 
@@ -25,6 +26,18 @@ def normalise_plate_text(text: str) -> str:
     """The manifest's spelling of a plate: uppercase, without spaces, line breaks, dashes,
     underscores or dots. A two-line plate reads top line first, then the bottom line."""
     return _SEPARATORS.sub("", text).upper()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong in a dataset file, found by an importer or ``data check``."""
+
+    where: str  # "file:line", or the file and the part of it
+    message: str  # what is wrong and what was expected
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.severity}: {self.message}"
 
 
 @dataclass(frozen=True)
