@@ -175,6 +175,8 @@ class Subscriber:
         username: str | None = None,
         password: str | None = None,
         ca_cert: Path | None = None,
+        client_cert: Path | None = None,
+        client_key: Path | None = None,
     ) -> None:
         self.messages: list[Received] = []
         self._lock = threading.Lock()
@@ -190,7 +192,11 @@ class Subscriber:
         if username is not None:
             self.client.username_pw_set(username, password)
         if ca_cert is not None:
-            self.client.tls_set(ca_certs=str(ca_cert))
+            self.client.tls_set(
+                ca_certs=str(ca_cert),
+                certfile=None if client_cert is None else str(client_cert),
+                keyfile=None if client_key is None else str(client_key),
+            )
         self.client.reconnect_delay_set(0.1, 0.5)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -210,7 +216,8 @@ class Subscriber:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             return
-        client.subscribe([(topic, self._qos) for topic in self._topics])
+        if self._topics:  # with no topics it is a plain publishing client
+            client.subscribe([(topic, self._qos) for topic in self._topics])
         self._subscribed.set()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
