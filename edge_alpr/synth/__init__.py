@@ -1,0 +1,1 @@
+"""Synthetic data: rendered Indian plates (``render``) and generated road-scene videos (``scenes``)."""

@@ -1,0 +1,281 @@
+"""The plate renderer, camera degradations, pasting, and the generated scene videos."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_alpr import plates
+from edge_alpr.synth import render
+
+CLEAN = render.PlateStyle("white", (240, 242, 242), (25, 25, 25), hsrp=False, border="line")
+
+
+# --- texts ----------------------------------------------------------------------------------
+
+
+def test_random_texts_are_valid_and_cover_the_country() -> None:
+    rng = np.random.default_rng(0)
+    texts = [render.random_plate_text(rng) for _ in range(5000)]
+    formats = Counter(plates.plate_format(t) for t in texts)
+    assert formats["unknown"] == 0
+    assert 0.07 < formats["bh"] / len(texts) < 0.13  # ~10% Bharat series
+    states = {t[:2] for t in texts if plates.plate_format(t) == "standard"}
+    assert states == set(plates.STATE_CODES)
+    assert any(t.startswith("DL") and plates.parse(t).groups[2][:1] in "CSPERTVYLG" for t in texts)
+    lengths = Counter(len(plates.parse(t).groups[3]) for t in texts if plates.plate_format(t) == "standard")
+    assert lengths[4] / sum(lengths.values()) > 0.9  # HSRP prints four digits
+
+
+@pytest.mark.parametrize("kind", ["standard", "bh"])
+def test_random_text_kind(kind: str) -> None:
+    rng = np.random.default_rng(1)
+    assert {plates.plate_format(render.random_plate_text(rng, kind)) for _ in range(200)} == {kind}  # type: ignore[arg-type]
+
+
+def test_random_text_rejects_unknown_kind() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        render.random_plate_text(np.random.default_rng(0), "us")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [
+        ("KA01AB1234", {(("KA", "01"), ("AB", "1234")), (("KA", "01", "AB"), ("1234",))}),
+        ("GJ051234", {(("GJ", "05"), ("1234",))}),
+        ("22BH1234AA", {(("22", "BH"), ("1234", "AA"))}),
+    ],
+)
+def test_two_line_splits_follow_real_plates(text: str, options: set) -> None:
+    rng = np.random.default_rng(2)
+    seen = {render.split_lines(text, rng) for _ in range(60)}
+    assert seen == options
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def test_same_seed_same_plate() -> None:
+    a = render.render_plate(None, np.random.default_rng(7))
+    b = render.render_plate(None, np.random.default_rng(7))
+    assert a.text == b.text and a.layout == b.layout
+    assert np.array_equal(a.image, b.image)
+    assert not np.array_equal(a.image, render.render_plate(None, np.random.default_rng(8)).image)
+
+
+def test_text_is_normalised() -> None:
+    plate = render.render_plate("ka-01 ab.1234", np.random.default_rng(0))
+    assert plate.text == "KA01AB1234"
+
+
+@pytest.mark.parametrize("text", ["", "KA01AB12$4", "KA 01 ÄB 1234"])
+def test_bad_text_is_rejected(text: str) -> None:
+    with pytest.raises(ValueError, match="letters A-Z and digits"):
+        render.render_plate(text, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(("layout", "low", "high"), [("one", 3.0, 6.0), ("two", 1.0, 2.2)])
+def test_layout_aspect_ratio(layout: str, low: float, high: float) -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        plate = render.render_plate(None, rng, layout=layout)  # type: ignore[arg-type]
+        h, w = plate.image.shape[:2]
+        assert plate.layout == layout
+        assert low < w / h < high, (w, h, plate.style)
+        assert plate.image.dtype == np.uint8 and plate.image.shape[2] == 3
+
+
+@pytest.mark.parametrize(
+    ("background", "check"),
+    [
+        ("white", lambda b, g, r: min(b, g, r) > 170),
+        ("yellow", lambda b, g, r: r > 170 and g > 140 and b < 100),
+        ("green", lambda b, g, r: g > r + 40 and g > b + 40),
+        ("black", lambda b, g, r: max(b, g, r) < 80),
+    ],
+)
+def test_background_colours(background: str, check) -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        style = render.random_style(rng, background=background)  # type: ignore[arg-type]
+        plate = render.render_plate(None, rng, style=render.PlateStyle(**{**style.__dict__, "frame": False, "dealer_text": False}))
+        # The median pixel is background: characters cover well under half of a plate.
+        b, g, r = np.median(plate.image.reshape(-1, 3), axis=0)
+        assert check(b, g, r), (background, (b, g, r))
+        assert plate.background == background
+
+
+def test_two_line_plates_print_two_rows_of_characters() -> None:
+    rng = np.random.default_rng(5)
+    plate = render.render_plate("KA01AB1234", rng, layout="two", style=render.PlateStyle(**{**CLEAN.__dict__, "border": "none"}))
+    gray = cv2.cvtColor(plate.image, cv2.COLOR_BGR2GRAY)
+    inked_rows = (gray < 100).mean(axis=1) > 0.05
+    bands = np.count_nonzero(np.diff(inked_rows.astype(int)) == 1) + int(inked_rows[0])
+    assert bands == 2
+
+
+def test_renders_without_system_fonts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TrueType fonts installed: Pillow's bundled font is used, rendering still works."""
+    monkeypatch.setattr(render, "FONTS", ())
+    plate = render.render_plate("KA01AB1234", np.random.default_rng(0), layout="one", style=CLEAN)
+    assert plate.style.font is None
+    gray = cv2.cvtColor(plate.image, cv2.COLOR_BGR2GRAY)
+    assert (gray < 100).mean() > 0.05  # characters were printed
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+def test_tesseract_reads_what_the_renderer_claims(tmp_path: Path) -> None:
+    """An independent OCR reads the clean one-line plates: the printed text is the label."""
+    rng = np.random.default_rng(6)
+    correct = 0
+    for i in range(10):
+        plate = render.render_plate(None, rng, layout="one", style=CLEAN)
+        path = tmp_path / f"{i}.png"
+        cv2.imwrite(str(path), plate.image)
+        read = subprocess.run(
+            ["tesseract", str(path), "-", "--psm", "7", "-c", "tessedit_char_whitelist=" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout
+        correct += plates.normalise(read) == plate.text
+    assert correct >= 8
+
+
+# --- degradations ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plate_image() -> np.ndarray:
+    return render.render_plate("MH12DE1433", np.random.default_rng(0), layout="one").image
+
+
+def test_degrade_strength_zero_is_identity(plate_image: np.ndarray) -> None:
+    out = render.degrade(plate_image, np.random.default_rng(0), strength=0.0)
+    assert np.array_equal(out, plate_image) and out is not plate_image
+
+
+def test_degrade_is_deterministic_and_keeps_shape(plate_image: np.ndarray) -> None:
+    before = plate_image.copy()
+    a = render.degrade(plate_image, np.random.default_rng(9))
+    b = render.degrade(plate_image, np.random.default_rng(9))
+    assert np.array_equal(a, b)
+    assert a.shape == plate_image.shape and a.dtype == np.uint8
+    assert np.array_equal(plate_image, before)  # the input is not modified
+
+
+def test_degrade_changes_images_more_with_strength(plate_image: np.ndarray) -> None:
+    def mean_change(strength: float) -> float:
+        rng = np.random.default_rng(10)
+        return float(np.mean([np.abs(render.degrade(plate_image, rng, strength=strength).astype(float) - plate_image).mean() for _ in range(30)]))
+
+    weak, strong = mean_change(0.3), mean_change(1.0)
+    assert 0 < weak < strong
+
+
+def _best_lag(a: np.ndarray, b: np.ndarray, max_lag: int = 12) -> int:
+    a = (a - a.mean()) / (a.std() + 1e-6)
+    b = (b - b.mean()) / (b.std() + 1e-6)
+    scores = [np.dot(a[max(0, k) : len(a) + min(0, k)], b[max(0, -k) : len(b) + min(0, -k)]) for k in range(-max_lag, max_lag + 1)]
+    return int(np.argmax(scores)) - max_lag
+
+
+def test_degrade_without_warp_keeps_geometry(plate_image: np.ndarray) -> None:
+    """warp=False: blur and light change, but the characters stay where they were
+    (the column and row ink profiles line up without a shift)."""
+    rng = np.random.default_rng(11)
+    gray = cv2.cvtColor(plate_image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    for _ in range(10):
+        out = cv2.cvtColor(render.degrade(plate_image, rng, warp=False), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        assert abs(_best_lag(gray.mean(axis=0), out.mean(axis=0))) <= 1
+        assert abs(_best_lag(gray.mean(axis=1), out.mean(axis=1))) <= 1
+
+
+@pytest.mark.parametrize(
+    ("image", "strength", "message"),
+    [
+        (np.zeros((10, 10), np.uint8), 1.0, "BGR uint8"),
+        (np.zeros((10, 10, 3), np.float32), 1.0, "BGR uint8"),
+        (np.zeros((10, 10, 3), np.uint8), 3.0, "strength"),
+    ],
+)
+def test_degrade_rejects_bad_input(image: np.ndarray, strength: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        render.degrade(image, np.random.default_rng(0), strength=strength)
+
+
+# --- pasting into photos --------------------------------------------------------------------
+
+
+def _photo(value: int = 120) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return np.clip(rng.normal(value, 10, (480, 640, 3)), 0, 255).astype(np.uint8)
+
+
+def _yellow_plate() -> np.ndarray:
+    style = render.PlateStyle("yellow", (20, 200, 245), (25, 25, 25), hsrp=False, border="none")
+    return render.render_plate("KA01AB1234", np.random.default_rng(0), layout="one", style=style).image
+
+
+QUADS = [
+    np.float32([[200, 300], [420, 310], [418, 362], [198, 350]]),  # keystoned
+    np.float32([[100, 100], [300, 100], [300, 150], [100, 150]]),
+    np.float32([[600, 400], [720, 405], [718, 440], [598, 436]]),  # partly outside the image
+]
+
+
+@pytest.mark.parametrize("quad", QUADS)
+def test_warp_plate_into_returns_a_box_covering_the_quad(quad: np.ndarray) -> None:
+    photo = _photo()
+    out, box = render.warp_plate_into(photo, _yellow_plate(), quad, rng=np.random.default_rng(0))
+    x1, y1, x2, y2 = box
+    h, w = photo.shape[:2]
+    assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
+    inside = quad[(quad[:, 0] <= w) & (quad[:, 1] <= h)]
+    assert np.all(inside >= [x1, y1]) and np.all(inside <= [x2, y2])
+    # Nothing outside the box changed; the plate's yellow shows at the quad's centre.
+    outside = np.ones((h, w), bool)
+    outside[int(y1) : int(y2), int(x1) : int(x2)] = False
+    assert np.array_equal(out[outside], photo[outside])
+    cx, cy = np.clip(quad.mean(axis=0).astype(int), 0, [w - 1, h - 1])
+    b, g, r = out[max(0, cy - 20) : cy + 20, max(0, cx - 40) : cx + 40].reshape(-1, 3).mean(axis=0)
+    assert r > b + 30 and g > b + 20
+
+
+def test_warp_plate_into_accepts_a_box_and_leaves_the_input_alone() -> None:
+    photo = _photo()
+    before = photo.copy()
+    out, box = render.warp_plate_into(photo, _yellow_plate(), np.float32([100, 100, 320, 150]))
+    assert box == (100.0, 100.0, 320.0, 150.0)
+    assert np.array_equal(photo, before) and not np.array_equal(out, photo)
+
+
+def test_warp_plate_into_matches_the_light_of_the_region() -> None:
+    """Pasted into a dark photo, the plate comes out darker than pasted into a bright one."""
+    plate = _yellow_plate()
+    quad = QUADS[1]
+    dark, _ = render.warp_plate_into(_photo(40), plate, quad)
+    bright, _ = render.warp_plate_into(_photo(230), plate, quad)
+    region = (slice(110, 140), slice(110, 290))
+    assert dark[region].mean() < 0.6 * bright[region].mean()
+
+
+def test_warp_plate_into_rejects_a_quad_outside_the_image() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        render.warp_plate_into(_photo(), _yellow_plate(), np.float32([700, 500, 800, 540]))
+
+
+@pytest.mark.parametrize("aspect", [4.5, 1.6])
+@pytest.mark.parametrize("quad", QUADS[:2])
+def test_cover_quad_covers_the_original(quad: np.ndarray, aspect: float) -> None:
+    cover = render.cover_quad(quad, aspect, margin=0.05)
+    contour = cover.reshape(-1, 1, 2)
+    for point in quad:
+        assert cv2.pointPolygonTest(contour, (float(point[0]), float(point[1])), False) > 0
+    top = np.linalg.norm(cover[1] - cover[0])
+    side = np.linalg.norm(cover[3] - cover[0])
+    if np.allclose(quad[0], [100, 100]):  # an axis-aligned box keeps exact proportions
+        assert top / side == pytest.approx(aspect, rel=1e-3)
