@@ -1,6 +1,7 @@
 """JPEG crops: files under date folders, retention by total size and by age, faults."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -9,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_alpr.config.outputs import CropsConfig
+from edge_alpr.config.outputs import CropsConfig, OutputsConfig
+from edge_alpr.sinks import build_sinks
 from edge_alpr.sinks.crops import CropsSink
 
 
@@ -117,3 +119,19 @@ def test_unwritable_directory_is_reported_once_and_recovers(tmp_path, make_plate
     assert plate_path is not None and vehicle_path is not None
     assert sink.health()["crops_error"] is None
     assert "writable again" in caplog.text
+
+
+def test_sink_set_saves_crops_before_logging_so_the_log_has_their_paths(tmp_path, make_plate_event):
+    outputs = OutputsConfig(
+        crops={"enabled": True, "directory": tmp_path / "crops"},
+        plate_log={"directory": tmp_path / "logs"},
+    )
+    sink_set = build_sinks(outputs, "cam1")  # MQTT disabled: no broker, no spool
+    assert sink_set.mqtt is None and sink_set.spool is None
+    published = sink_set.publish(make_plate_event(0), noise(20, 80, 0), noise(60, 60, 1))
+    sink_set.close()
+
+    logged = json.loads((tmp_path / "logs" / "plates.jsonl").read_text())
+    assert logged["plate_crop"] == published.plate_crop and os.path.isfile(published.plate_crop)
+    assert logged["vehicle_crop"] == published.vehicle_crop and os.path.isfile(published.vehicle_crop)
+    assert sink_set.health()["crops_saved"] == 2
