@@ -158,7 +158,8 @@ def test_voc_stale_filename_falls_back_to_the_xml_name_with_a_warning(tmp_path):
     for name in ("car1", "car3", "missing", "flipped"):
         (src / f"Annotations/{name}.xml").unlink()
     xml = src / "Annotations/car2.xml"
-    xml.write_text(xml.read_text().replace("<filename>car2.png", "<filename>IMG_0001.png").replace("car2.png</path>", "x.png</path>"))
+    stale = xml.read_text().replace("<filename>car2.png", "<filename>IMG_0001.png")
+    xml.write_text(stale.replace("car2.png</path>", "x.png</path>"))
     report = import_dataset("voc", src, tmp_path / "out")
     assert [r["image"] for r in manifest(tmp_path / "out")] == ["images/JPEGImages/car2.png"]
     assert problems(report, src) == [

@@ -182,7 +182,8 @@ class _Context:
 
     def box(self, x1: float, y1: float, x2: float, y2: float, where: str) -> tuple[float, float, float, float] | None:
         if x2 <= x1 or y2 <= y1:
-            self.report.error(where, f"degenerate box x1={x1:g} y1={y1:g} x2={x2:g} y2={y2:g}: needs x2 > x1 and y2 > y1")
+            self.report.error(where, f"degenerate box x1={x1:g} y1={y1:g} x2={x2:g} y2={y2:g}: "
+                                     "needs x2 > x1 and y2 > y1")
             return None
         return (x1, y1, x2, y2)
 
@@ -220,11 +221,12 @@ class _Context:
                                         split, extra or {}))
 
     def relpath(self, path: Path) -> PurePosixPath:
+        """Where the image sits under SRC (or an --images folder), as written; symlinks are not
+        followed, so a linked image keeps its place in the source layout."""
+        absolute = Path(os.path.normpath(path.absolute()))
         for root in [self.base, *self.image_dirs]:
-            try:
-                return PurePosixPath(path.resolve().relative_to(root.resolve()).as_posix())
-            except ValueError:
-                continue
+            if root in absolute.parents:
+                return PurePosixPath(absolute.relative_to(root).as_posix())
         return PurePosixPath(path.name)
 
 
@@ -254,7 +256,11 @@ def _images_in(folder: Path, recursive: bool = False) -> list[Path]:
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """Non-blank lines with their 1-based numbers; a UTF-8 BOM is dropped."""
-    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read as UTF-8 text ({exc})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         if line.strip():
             yield lineno, line.strip()
 
@@ -274,7 +280,8 @@ def _load_json(path: Path, report: ImportReport) -> object | None:
 
 def read_oidv4(ctx: _Context) -> None:
     if not any(p.is_dir() for p in ctx.base.rglob("Label")):
-        raise InputError(f"{ctx.src}: no '<split>/<Class name>/Label/' folder found; is this an OIDv4 toolkit download?")
+        raise InputError(f"{ctx.src}: no '<split>/<Class name>/Label/' folder found; "
+                         "is this an OIDv4 toolkit download?")
     for image in _images_in(ctx.base, recursive=True):
         if image.parent.name == "Label":
             continue
@@ -464,7 +471,8 @@ def _read_voc_file(ctx: _Context, xml_file: Path, root: ET.Element) -> None:
         is_plate, text = ctx.plate_label(name, where, text_allowed=True)
         if not is_plate:
             continue
-        attributes = {class_key(a.findtext("name") or ""): a.findtext("value") for a in obj.iterfind("attributes/attribute")}
+        attributes = {class_key(a.findtext("name") or ""): a.findtext("value")
+                      for a in obj.iterfind("attributes/attribute")}
         text = next((ctx.plate_text(v, where) for k, v in attributes.items() if k in TEXT_ATTRIBUTES and v), text)
         box = ctx.box(x1, y1, x2, y2, where)
         ok = ok and box is not None
@@ -485,12 +493,16 @@ def _read_voc_file(ctx: _Context, xml_file: Path, root: ET.Element) -> None:
 # --------------------------------------------------------------------------- coco
 
 
+_COCO_KEYS = ("images", "annotations", "categories")
+
+
 def read_coco(ctx: _Context) -> None:
     files = [ctx.src] if ctx.src.is_file() else sorted(ctx.src.rglob("*.json"))
     found = False
     for path in files:
         data = _load_json(path, ctx.report)
-        if not (isinstance(data, dict) and {"images", "annotations", "categories"} <= data.keys()):
+        is_coco = isinstance(data, dict) and all(isinstance(data.get(k), list) for k in _COCO_KEYS)
+        if not is_coco:
             if data is not None:
                 ctx.report.skip("JSON file that is not COCO (no images/annotations/categories)", path)
             continue
@@ -624,7 +636,8 @@ def _labelstudio_image(ctx: _Context, task: dict, where: str) -> Path | None:
     names = [local, name, _UPLOAD_PREFIX.sub("", name)]
     image, tried = ctx.find_image(names, [ctx.base / "images"])
     if image is None:
-        ctx.report.error(where, f"image {ref!r} not found; looked for {', '.join(dict.fromkeys(n for n in names if n))} "
+        looked_for = ", ".join(dict.fromkeys(n for n in names if n))
+        ctx.report.error(where, f"image {ref!r} not found; looked for {looked_for} "
                                 f"in {', '.join(map(str, tried))} (add the folder with --images)")
     return image
 
@@ -635,10 +648,12 @@ def _labelstudio_plate(ctx: _Context, rect: dict, rects: list[dict], texts: list
     value = rect.get("value") or {}
     try:
         width, height = float(rect["original_width"]), float(rect["original_height"])
-        x, y, w, h = (float(value[k]) * s / 100 for k, s in (("x", width), ("y", height), ("width", width), ("height", height)))
+        x, y = float(value["x"]) * width / 100, float(value["y"]) * height / 100
+        w, h = float(value["width"]) * width / 100, float(value["height"]) * height / 100
         labels = list(value["rectanglelabels"])
     except (KeyError, TypeError, ValueError):
-        ctx.report.error(where, "expected original_width, original_height and value x, y, width, height (percent), rectanglelabels")
+        ctx.report.error(where, "expected original_width, original_height and value x, y, width, height "
+                                "(percent) and rectanglelabels")
         return False
     is_plate, text = ctx.plate_label(labels[0] if labels else "", where, text_allowed=True)
     if not is_plate:
@@ -769,7 +784,8 @@ def _link_images(items: list[ImportedImage], out: Path, report: ImportReport) ->
     for item in sorted(items, key=lambda i: (str(i.relpath), str(i.source))):
         if item.relpath in taken:
             if taken[item.relpath] != item.source:
-                report.error(item.source, f"same output name images/{item.relpath} as {taken[item.relpath]}; rename one")
+                report.error(item.source, f"same output name images/{item.relpath} as {taken[item.relpath]}; "
+                                          "rename one")
             else:
                 report.warn(item.source, "annotated more than once; kept the first")
             continue
