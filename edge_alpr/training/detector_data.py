@@ -81,7 +81,18 @@ def load_split(datasets_dir: Path, extra: list[tuple[Path, float]] = ()) -> tupl
                 repeat = max(1, round(weight))
                 train.extend([sample] * repeat)
                 c["train"] += repeat
-    return train, val, counts
+    return _drop_val_duplicates(train, val, counts), val, counts
+
+
+def _drop_val_duplicates(train: list[Sample], val: list[Sample], counts: dict) -> list[Sample]:
+    """openlpr's train split repeats some of its val photos: training on them would flatter the
+    validation figures, so a training photo whose perceptual hash matches a val photo goes."""
+    from edge_alpr.datasets.check import numpy_dhash
+
+    val_hashes = {numpy_dhash(s.image) for s in val}
+    kept = [s for s in train if numpy_dhash(s.image) not in val_hashes]
+    counts["train_dropped_as_val_duplicates"] = len(train) - len(kept)
+    return kept
 
 
 class PlateBank:
