@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Create ./.venv with edge-alpr installed in editable mode. Usage: scripts/setup-dev.sh [EXTRAS]
+# EXTRAS defaults to "test"; the full test suite uses "test,train,rapidocr".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-test}"
+
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [[ "$extras" == *test* ]]; then
+  command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto mosquitto-clients)
+  command -v tesseract >/dev/null || need_apt+=(tesseract-ocr)
+  command -v openssl >/dev/null || need_apt+=(openssl)
+  [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
+  [ -d /usr/share/fonts/truetype/liberation ] || need_apt+=(fonts-liberation)
+fi
+if ((${#need_apt[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing apt packages: ${need_apt[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "please install: ${need_apt[*]}" >&2
+    exit 1
+  fi
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch==2.13.0 (CPU) is pinned by the train extra; pip takes it from the local wheel cache where
+# one exists and never resolves to a CUDA build.
+.venv/bin/python -m pip install -q -e ".[${extras}]"
+echo ".venv ready with extras: ${extras}"
