@@ -279,3 +279,140 @@ def test_cover_quad_covers_the_original(quad: np.ndarray, aspect: float) -> None
     side = np.linalg.norm(cover[3] - cover[0])
     if np.allclose(quad[0], [100, 100]):  # an axis-aligned box keeps exact proportions
         assert top / side == pytest.approx(aspect, rel=1e-3)
+
+
+# --- generated videos -----------------------------------------------------------------------
+
+from edge_alpr.synth import scenes  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, scenes.VideoTruth]:
+    path = tmp_path_factory.mktemp("video") / "scene.mp4"
+    truth = scenes.make_video(path, seed=3, n_vehicles=4, size=(640, 360), fps=10, seconds_per_vehicle=2.0)
+    return path, truth
+
+
+def _read_frames(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def test_video_reopens_with_the_right_frames_and_size(small_video) -> None:
+    path, truth = small_video
+    frames = _read_frames(path)
+    assert len(frames) == truth.frames
+    assert {f.shape for f in frames} == {(360, 640, 3)}
+    assert truth.size == (640, 360) and truth.fps == 10 and truth.video == "scene.mp4"
+
+
+def test_truth_boxes_lie_in_the_frame_and_plates_are_valid(small_video) -> None:
+    _, truth = small_video
+    assert len(truth.vehicles) == 4
+    for vehicle in truth.vehicles:
+        assert plates.is_valid(vehicle.plate)
+        assert vehicle.layout == ("one" if vehicle.kind == "car" else "two")
+        assert vehicle.first_frame == min(vehicle.boxes) and vehicle.last_frame == max(vehicle.boxes)
+        for frame, (x1, y1, x2, y2) in vehicle.boxes.items():
+            assert 0 <= frame < truth.frames
+            assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 360
+
+
+def test_plates_approach_the_camera(small_video) -> None:
+    """Plate boxes grow through a pass, from far (small) to near (about 3.5x wider)."""
+    _, truth = small_video
+    for vehicle in truth.vehicles:
+        widths = [b[2] - b[0] for _, b in sorted(vehicle.boxes.items())]
+        assert all(b >= a for a, b in zip(widths, widths[1:]))
+        if vehicle.kind == "car":  # 60 -> 220 px at 1280 wide, half that here
+            assert widths[0] == pytest.approx(30, abs=4) and widths[-1] > 95
+
+
+def test_truth_boxes_show_the_plate(small_video) -> None:
+    """Inside a truth box the frame has the dense vertical strokes of characters, much more
+    than in the ring of vehicle body around it: the box sits on the plate."""
+    path, truth = small_video
+    frames = _read_frames(path)
+    for vehicle in truth.vehicles:
+        frame_index, box = max(vehicle.boxes.items(), key=lambda fb: fb[1][2] - fb[1][0])
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        gray = cv2.cvtColor(frames[frame_index], cv2.COLOR_BGR2GRAY).astype(np.float32)
+        strokes = np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0))
+        pad = (y2 - y1) // 2
+        ring = np.zeros(gray.shape, bool)
+        ring[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad] = True
+        ring[y1:y2, x1:x2] = False
+        inside = strokes[y1 + 1 : y2 - 1, x1 + 1 : x2 - 1].mean()
+        assert inside > 2 * strokes[ring].mean(), vehicle.plate
+
+
+def test_empty_road_between_passes(small_video) -> None:
+    """Frames before the first vehicle and after the last show no plate, for motion gating."""
+    _, truth = small_video
+    with_plates = set().union(*(v.boxes for v in truth.vehicles))
+    assert 0 not in with_plates and truth.frames - 1 not in with_plates
+    assert len(with_plates) < truth.frames
+
+
+def test_same_seed_same_video(tmp_path: Path) -> None:
+    kwargs = dict(seed=5, n_vehicles=2, size=(320, 180), fps=8, seconds_per_vehicle=1.5)
+    a = scenes.make_video(tmp_path / "a.mp4", **kwargs)
+    b = scenes.make_video(tmp_path / "b.mp4", **kwargs)
+    assert a.to_json() | {"video": ""} == b.to_json() | {"video": ""}
+    frames_a, frames_b = _read_frames(tmp_path / "a.mp4"), _read_frames(tmp_path / "b.mp4")
+    assert all(np.array_equal(x, y) for x, y in zip(frames_a, frames_b))
+    c = scenes.make_video(tmp_path / "c.mp4", **{**kwargs, "seed": 6})
+    assert [v.plate for v in c.vehicles] != [v.plate for v in a.vehicles]
+
+
+def test_given_plates_are_used_in_order(tmp_path: Path) -> None:
+    wanted = ["KA01AB1234", "22BH0042ZZ", "DL3CAB0007"]
+    truth = scenes.make_video(tmp_path / "v.mp4", plates=wanted, size=(320, 180), fps=8, seconds_per_vehicle=1.5)
+    assert [v.plate for v in truth.vehicles] == wanted
+
+
+def test_truth_json_round_trip(small_video, tmp_path: Path) -> None:
+    _, truth = small_video
+    truth.save(tmp_path / "t.json")
+    loaded = scenes.VideoTruth.load(tmp_path / "t.json")
+    assert loaded.to_json() == truth.to_json()
+    data = loaded.to_json()
+    assert set(data) == {"video", "fps", "size", "frames", "vehicles"}
+    assert set(data["vehicles"][0]) >= {"plate", "layout", "first_frame", "last_frame", "boxes"}
+
+
+def test_truth_load_names_the_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"video": "x"}')
+    with pytest.raises(ValueError, match="bad.json"):
+        scenes.VideoTruth.load(bad)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"size": (100, 50)}, "size"), ({"fps": 0}, "fps"), ({"plates": []}, "at least one"), ({"plates": ["KA01#1"]}, "letters")],
+)
+def test_make_video_rejects_bad_arguments(tmp_path: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        scenes.make_video(tmp_path / "v.mp4", **kwargs)
+
+
+def test_cli_writes_video_and_truth(tmp_path: Path) -> None:
+    out = tmp_path / "demo.mp4"
+    code = scenes.main([str(out), "--seed", "2", "--vehicles", "2", "--size", "320x180", "--fps", "8"])
+    assert code == 0
+    truth = scenes.VideoTruth.load(out.with_suffix(".json"))
+    assert len(_read_frames(out)) == truth.frames and len(truth.vehicles) == 2
+
+
+def test_cli_rejects_a_bad_size(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        scenes.main(["x.mp4", "--size", "big"])
+    assert "1280x720" in capsys.readouterr().err
