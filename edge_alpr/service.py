@@ -1,0 +1,719 @@
+"""The daemon: frames in, one plate event per vehicle out.
+
+    source -> motion gate -> detector (ROI, size filter) -> tracker -> reading scheduler
+           -> vote when a track ends (or early) -> duplicate filter -> PlateEvent -> sinks
+
+``Pipeline`` is the per-frame work and knows nothing of threads, signals or sinks: frames go
+in through ``process``, events with their crops come out. ``run_service`` owns the loop
+around it: opening models, camera and sinks, systemd notifications, the periodic status,
+signals and the final flush. Nothing that goes wrong with one frame stops the loop: it is
+logged with the frame number and counted in the status.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol, TextIO
+
+import cv2
+import numpy as np
+
+from edge_alpr.config import AppConfig, redacted_dump
+from edge_alpr.errors import EdgeAlprError, ModelError
+from edge_alpr.ocr import crop_plate
+from edge_alpr.sources import FrameSource, open_source
+from edge_alpr.tracker import Tracker
+from edge_alpr.types import Candidate, Detections, Frame, PlateEvent, PlateRead, TrackRead
+from edge_alpr.voting import RecentPlates, VoteResult, vote
+
+log = logging.getLogger(__name__)
+
+# Aspect ratios (width / height) of Indian plates seen head-on: 500x120 mm single-line and
+# 340x200 mm two-line. A box far from both is seen at an angle or cut off.
+_PLATE_ASPECTS = (500 / 120, 340 / 200)
+# Motion is measured on a copy this wide: enough to see a car, cheap on a Pi.
+_MOTION_WIDTH = 160
+# Latency percentiles are taken over this many recent frames per stage.
+_LATENCY_WINDOW = 500
+# Vehicle crops are kept at most this wide (they are only for people to look at).
+_VEHICLE_CROP_MAX_WIDTH = 640
+# The watchdog is pinged at most this often; WatchdogSec in the unit is 30 s.
+_WATCHDOG_PING_S = 1.0
+# A failing stage is logged with its traceback once, then at most once per this many seconds.
+_ERROR_LOG_INTERVAL_S = 30.0
+_CPU_TEMP = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+class Detector(Protocol):
+    model_info: dict
+
+    def detect(self, image_bgr: np.ndarray) -> Detections: ...
+
+
+class Reader(Protocol):
+    model_info: dict
+
+    def read(self, crop_bgr: np.ndarray) -> PlateRead: ...
+
+
+class Sinks(Protocol):
+    def publish(self, event: PlateEvent, plate_crop: np.ndarray | None = None,
+                vehicle_crop: np.ndarray | None = None) -> PlateEvent: ...
+
+    def publish_status(self, status: dict) -> None: ...
+
+    def close(self, timeout_s: float = 3.0) -> None: ...
+
+
+@dataclass(frozen=True)
+class EmittedEvent:
+    """An event and the crops the sinks may save with it."""
+
+    event: PlateEvent
+    plate_crop: np.ndarray | None
+    vehicle_crop: np.ndarray | None
+
+
+# --- small helpers of the stages -------------------------------------------------------------
+
+
+class MotionGate:
+    """Tells whether a frame differs from the last frame the detector looked at."""
+
+    def __init__(self, threshold: float, pixel_delta: int) -> None:
+        self.threshold = threshold
+        self.pixel_delta = pixel_delta
+        self._reference: np.ndarray | None = None
+
+    def has_motion(self, image: np.ndarray) -> bool:
+        small = self._small_grey(image)
+        if self._reference is None or self._reference.shape != small.shape:
+            return True
+        changed = cv2.absdiff(small, self._reference) > self.pixel_delta
+        return float(changed.mean()) >= self.threshold
+
+    def remember(self, image: np.ndarray) -> None:
+        """Make ``image`` the reference: call it for every frame the detector ran on."""
+        self._reference = self._small_grey(image)
+
+    @staticmethod
+    def _small_grey(image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        scale = min(1.0, _MOTION_WIDTH / max(w, 1))
+        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        # A light blur keeps sensor noise and compression blocks from counting as motion.
+        return cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+
+
+class RegionOfInterest:
+    """The configured polygon: the detector sees its bounding box, plates must centre inside."""
+
+    def __init__(self, polygon: list[tuple[float, float]] | None) -> None:
+        self.polygon = None if polygon is None else np.asarray(polygon, dtype=np.float32)
+
+    def bounds(self, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """x0, y0, x1, y1 of the part of the frame to look at (the whole frame without a polygon)."""
+        h, w = frame_shape[:2]
+        if self.polygon is None:
+            return 0, 0, w, h
+        x0, y0 = np.floor(self.polygon.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(self.polygon.max(axis=0)).astype(int)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, w, h)
+
+    def contains_centres(self, boxes: np.ndarray) -> np.ndarray:
+        if self.polygon is None:
+            return np.ones(len(boxes), dtype=bool)
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        contour = self.polygon.reshape(-1, 1, 2)
+        return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in centres], bool)
+
+
+def crop_quality(crop: np.ndarray, box: np.ndarray) -> float:
+    """How promising a crop is to read: plate area x sharpness x frontalness.
+
+    Sharpness is the variance of the Laplacian (blur flattens it); frontalness compares the
+    box's aspect with a head-on plate's (an angled plate looks narrower).
+    """
+    width, height = float(box[2] - box[0]), float(box[3] - box[1])
+    if width <= 0 or height <= 0 or crop.size == 0:
+        return 0.0
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    aspect = width / height
+    frontalness = max(min(aspect / a, a / aspect) for a in _PLATE_ASPECTS)
+    return width * height * sharpness * frontalness
+
+
+def vehicle_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The region around a plate where the vehicle is: a plate width to each side and 1.5
+    above, for people checking an event. Downscaled to at most 640 px wide."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    pw = x2 - x1
+    xa, xb = max(0, int(x1 - pw)), min(w, int(x2 + pw))
+    ya, yb = max(0, int(y1 - 1.5 * pw)), min(h, int(y2 + 0.5 * (y2 - y1)))
+    crop = image[ya:yb, xa:xb]
+    if crop.shape[1] > _VEHICLE_CROP_MAX_WIDTH:
+        scale = _VEHICLE_CROP_MAX_WIDTH / crop.shape[1]
+        crop = cv2.resize(crop, (_VEHICLE_CROP_MAX_WIDTH, max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    return crop.copy()  # never keep a view that pins the whole frame in memory
+
+
+def iso_utc(wall_time: float) -> str:
+    return datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LatencyWindow:
+    """Per-stage durations of the recent frames, for p50/p95 in the status."""
+
+    def __init__(self, size: int = _LATENCY_WINDOW) -> None:
+        self._samples: dict[str, deque[float]] = {}
+        self._size = size
+
+    def add(self, stage: str, seconds: float) -> None:
+        self._samples.setdefault(stage, deque(maxlen=self._size)).append(seconds)
+
+    def summary_ms(self) -> dict[str, dict[str, float]]:
+        return {
+            stage: {
+                "p50": round(float(np.percentile(values, 50)) * 1000, 2),
+                "p95": round(float(np.percentile(values, 95)) * 1000, 2),
+            }
+            for stage, values in self._samples.items()
+            if values
+        }
+
+
+class ErrorCounter:
+    """Counts failures per stage; logs the first with its traceback, then one summary line per
+    interval, so a detector failing on every frame cannot flood the journal."""
+
+    def __init__(self, interval_s: float = _ERROR_LOG_INTERVAL_S) -> None:
+        self.counts: dict[str, int] = {}
+        self._last_logged: dict[str, float] = {}
+        self._interval_s = interval_s
+
+    def report(self, stage: str, frame_index: int, error: Exception) -> None:
+        self.counts[stage] = self.counts.get(stage, 0) + 1
+        now = time.monotonic()
+        last = self._last_logged.get(stage)
+        if last is None:
+            log.error("%s failed on frame %d: %s", stage, frame_index, error, exc_info=error)
+        elif now - last >= self._interval_s:
+            log.error("%s failed on frame %d: %s (%d failures so far)", stage, frame_index, error, self.counts[stage])
+        else:
+            return
+        self._last_logged[stage] = now
+
+
+# --- the per-track reading state --------------------------------------------------------------
+
+
+@dataclass
+class KeptRead:
+    quality: float
+    read: TrackRead
+    plate_crop: np.ndarray
+    vehicle_crop: np.ndarray | None
+
+
+@dataclass
+class TrackState:
+    """What the pipeline remembers of one confirmed track: times and its best-K reads."""
+
+    track_id: int
+    first_seen: float  # wall time
+    last_seen: float
+    last_read_frame: int | None = None
+    kept: list[KeptRead] = field(default_factory=list)
+    emitted: bool = False  # an early event was already sent for this track
+
+    def wants_read(self, quality: float, frame_index: int, max_reads: int, min_gap: int) -> bool:
+        """Read now if the track is short of reads or this crop beats its worst kept one."""
+        if self.emitted:
+            return False
+        if self.last_read_frame is not None and frame_index - self.last_read_frame <= min_gap:
+            return False
+        return len(self.kept) < max_reads or quality > min(k.quality for k in self.kept)
+
+    def keep(self, read: KeptRead, max_reads: int) -> None:
+        self.kept.append(read)
+        self.last_read_frame = read.read.frame_index
+        if len(self.kept) > max_reads:
+            self.kept.remove(min(self.kept, key=lambda k: k.quality))
+
+    def reads(self) -> list[TrackRead]:
+        return [k.read for k in self.kept]
+
+
+# --- the pipeline -----------------------------------------------------------------------------
+
+
+@dataclass
+class PipelineCounters:
+    frames: int = 0  # frames given to process()
+    detected: int = 0  # frames the detector ran on
+    skipped_by_motion: int = 0
+    skipped_by_schedule: int = 0  # detect_every_n_frames
+    reads: int = 0
+    events: int = 0
+    duplicates_suppressed: int = 0
+    tracks_without_plate: int = 0  # tracks that ended without a confident vote
+
+
+class Pipeline:
+    """One camera's per-frame work. Not thread-safe: one loop calls it."""
+
+    def __init__(self, cfg: AppConfig, detector: Detector, reader: Reader) -> None:
+        self.cfg = cfg
+        self.detector = detector
+        self.reader = reader
+        self.tracker = Tracker(
+            iou_threshold=cfg.tracker.iou_threshold,
+            max_age_frames=cfg.tracker.max_age_frames,
+            min_hits=cfg.tracker.min_hits,
+            high_score_threshold=cfg.tracker.high_score_threshold,
+        )
+        self.motion = MotionGate(cfg.detector.motion_threshold, cfg.detector.motion_pixel_delta)
+        self.roi = RegionOfInterest(cfg.detector.roi)
+        self.recent = RecentPlates(cfg.voting.dedup_window_s)
+        self.latency = LatencyWindow()
+        self.errors = ErrorCounter()
+        self.counters = PipelineCounters()
+        self._tracks: dict[int, TrackState] = {}
+        self._last_detected_index: int | None = None
+        self._keep_vehicle_crops = cfg.outputs.crops.enabled and cfg.outputs.crops.save_vehicle
+
+    def process(self, frame: Frame) -> list[EmittedEvent]:
+        """Run one frame through every stage; returns the events it completed."""
+        started = time.perf_counter()
+        self.counters.frames += 1
+        detections = self._detect(frame)
+        with self._timed("track"):
+            tracked = self.tracker.update(detections, frame.index)
+        events = self._read_tracks(frame, tracked)
+        events += self._finish(self.tracker.pop_finished())
+        self.latency.add("total", time.perf_counter() - started)
+        return events
+
+    def flush(self) -> list[EmittedEvent]:
+        """End every open track (end of the video, shutdown) and vote on each."""
+        return self._finish(self.tracker.finish_all())
+
+    def active_tracks(self) -> int:
+        return len(self._tracks)
+
+    # detection
+
+    def _detect(self, frame: Frame) -> Detections | None:
+        """This frame's plates in frame pixels, or None when detection was skipped or failed."""
+        if not self._detection_due(frame):
+            return None
+        x0, y0, x1, y1 = self.roi.bounds(frame.image.shape)
+        region = frame.image[y0:y1, x0:x1]
+        if self.cfg.detector.motion_gating:
+            with self._timed("motion"):
+                moving = self.motion.has_motion(region)
+            if not moving:
+                self.counters.skipped_by_motion += 1
+                return None
+            self.motion.remember(region)
+        self._last_detected_index = frame.index
+        self.counters.detected += 1
+        try:
+            with self._timed("detect"):
+                found = self.detector.detect(region)
+        except Exception as error:  # one bad frame must not stop the camera
+            self.errors.report("detector", frame.index, error)
+            return None
+        return self._filter(self._to_frame_pixels(found, x0, y0))
+
+    def _detection_due(self, frame: Frame) -> bool:
+        every = self.cfg.detector.detect_every_n_frames
+        if self._last_detected_index is not None and frame.index - self._last_detected_index < every:
+            self.counters.skipped_by_schedule += 1
+            return False
+        return True
+
+    @staticmethod
+    def _to_frame_pixels(found: Detections, x0: int, y0: int) -> Detections:
+        if x0 == 0 and y0 == 0:
+            return found
+        offset = np.array([x0, y0, x0, y0], dtype=np.float32)
+        return Detections(found.boxes + offset, found.scores, found.track_ids)
+
+    def _filter(self, found: Detections) -> Detections:
+        big_enough = (found.widths >= self.cfg.detector.min_plate_width_px) & (
+            found.heights >= self.cfg.detector.min_plate_height_px
+        )
+        return found[big_enough & self.roi.contains_centres(found.boxes)]
+
+    # reading
+
+    def _read_tracks(self, frame: Frame, tracked: Detections) -> list[EmittedEvent]:
+        events = []
+        for box, score, track_id in zip(tracked.boxes, tracked.scores, tracked.track_ids.tolist()):
+            state = self._tracks.get(track_id)
+            if state is None:
+                state = self._tracks[track_id] = TrackState(track_id, frame.wall_time, frame.wall_time)
+            state.last_seen = frame.wall_time
+            if self._read_if_worth_it(frame, state, box, float(score)):
+                events += self._try_early_emit(state)
+        return events
+
+    def _read_if_worth_it(self, frame: Frame, state: TrackState, box: np.ndarray, score: float) -> bool:
+        """Read the plate if this crop earns a place among the track's best K; True if read."""
+        try:
+            crop = crop_plate(frame.image, box)
+        except ValueError as error:  # a box outside the frame
+            self.errors.report("crop", frame.index, error)
+            return False
+        quality = crop_quality(crop, box)
+        reader_cfg = self.cfg.reader
+        if not state.wants_read(quality, frame.index, reader_cfg.max_reads_per_track, reader_cfg.min_frames_between_reads):
+            return False
+        try:
+            with self._timed("read"):
+                plate_read = self.reader.read(crop)
+        except Exception as error:  # a reader failure costs this read, not the track
+            self.errors.report("reader", frame.index, error)
+            return False
+        self.counters.reads += 1
+        track_read = TrackRead(plate_read, frame.index, frame.wall_time, tuple(float(v) for v in box), score)
+        kept = KeptRead(quality, track_read, crop.copy(), vehicle_crop(frame.image, box) if self._keep_vehicle_crops else None)
+        state.keep(kept, reader_cfg.max_reads_per_track)
+        return True
+
+    # voting and events
+
+    def _try_early_emit(self, state: TrackState) -> list[EmittedEvent]:
+        voting = self.cfg.voting
+        if not voting.early_emit or state.emitted or len(state.kept) < voting.early_emit_reads:
+            return []
+        result = self._vote(state)
+        if result is None:
+            return []
+        state.emitted = True
+        return self._emit(state, result)
+
+    def _finish(self, track_ids: list[int]) -> list[EmittedEvent]:
+        events = []
+        for track_id in track_ids:
+            state = self._tracks.pop(track_id, None)
+            if state is None or state.emitted:
+                continue
+            result = self._vote(state)
+            if result is None:
+                self.counters.tracks_without_plate += 1
+                log.debug("track %d ended without a confident plate (%d reads)", track_id, len(state.kept))
+                continue
+            events += self._emit(state, result)
+        return events
+
+    def _vote(self, state: TrackState) -> VoteResult | None:
+        voting = self.cfg.voting
+        try:
+            with self._timed("vote"):
+                return vote(
+                    state.reads(),
+                    min_reads=voting.min_reads,
+                    min_confidence=voting.min_confidence,
+                    grammar=self.cfg.reader.grammar,
+                    max_candidates=voting.max_candidates,
+                )
+        except Exception as error:  # a voting bug costs this track's event only
+            frame_index = state.last_read_frame if state.last_read_frame is not None else -1
+            self.errors.report("vote", frame_index, error)
+            return None
+
+    def _emit(self, state: TrackState, result: VoteResult) -> list[EmittedEvent]:
+        if self.recent.seen(self.cfg.camera_id, result.plate, state.last_seen):
+            self.counters.duplicates_suppressed += 1
+            log.info("plate %s seen again on %s within %g s: not reported", result.plate, self.cfg.camera_id,
+                     self.cfg.voting.dedup_window_s)
+            return []
+        self.counters.events += 1
+        best = next((k for k in state.kept if k.read is result.best), None)
+        event = PlateEvent(
+            event_id=uuid.uuid4().hex,
+            camera_id=self.cfg.camera_id,
+            plate=result.plate,
+            plate_format=result.plate_format,
+            confidence=float(result.confidence),
+            reads=result.reads,
+            first_seen=iso_utc(state.first_seen),
+            last_seen=iso_utc(state.last_seen),
+            box=result.best.box,
+            candidates=tuple(Candidate(c.plate, float(c.confidence)) for c in result.candidates),
+            track_id=state.track_id,
+        )
+        return [EmittedEvent(event, best.plate_crop if best else None, best.vehicle_crop if best else None)]
+
+    def _timed(self, stage: str) -> "_Timer":
+        return _Timer(self.latency, stage)
+
+
+class _Timer:
+    def __init__(self, latency: LatencyWindow, stage: str) -> None:
+        self.latency, self.stage = latency, stage
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.latency.add(self.stage, time.perf_counter() - self.started)
+
+
+# --- the service around the pipeline ----------------------------------------------------------
+
+
+def cpu_temperature_c(path: Path = _CPU_TEMP) -> float | None:
+    """The SoC temperature in °C where the kernel exposes it (a Pi throttles at 80-85 °C)."""
+    try:
+        return round(int(path.read_text().strip()) / 1000.0, 1)
+    except (OSError, ValueError):
+        return None
+
+
+class StatusReport:
+    """Builds the periodic status: rates since the last report, latencies, counters."""
+
+    def __init__(self, camera_id: str, pipeline: Pipeline, source: FrameSource, models: dict[str, dict]) -> None:
+        self.camera_id = camera_id
+        self.pipeline = pipeline
+        self.source = source
+        self.models = models
+        self.started = time.monotonic()
+        self._mark = (self.started, 0, 0)
+
+    def build(self, state: str = "running") -> dict:
+        now = time.monotonic()
+        counters = self.pipeline.counters
+        source_stats = self.source.stats()
+        then, frames_then, detected_then = self._mark
+        elapsed = max(now - then, 1e-6)
+        self._mark = (now, counters.frames, counters.detected)
+        return {
+            "camera_id": self.camera_id,
+            "state": state,
+            "source": self.source.describe(),
+            "uptime_s": round(now - self.started, 1),
+            "fps_in": round((counters.frames - frames_then) / elapsed, 2),
+            "fps_processed": round((counters.detected - detected_then) / elapsed, 2),
+            "frames_in": counters.frames,
+            "frames_processed": counters.detected,
+            "frames_skipped_by_motion": counters.skipped_by_motion,
+            "frames_dropped": source_stats.dropped,
+            "frames_corrupt": source_stats.corrupt,
+            "source_outages": source_stats.outages,
+            "queue_depth": source_stats.queue_depth,
+            "active_tracks": self.pipeline.active_tracks(),
+            "reads": counters.reads,
+            "events": counters.events,
+            "duplicates_suppressed": counters.duplicates_suppressed,
+            "tracks_without_plate": counters.tracks_without_plate,
+            "errors": dict(self.pipeline.errors.counts),
+            "latency_ms": self.pipeline.latency.summary_ms(),
+            "cpu_temp_c": cpu_temperature_c(),
+            "models": self.models,
+        }
+
+
+class Notifier:
+    """systemd's sd_notify: READY, WATCHDOG, STATUS, STOPPING. Silent outside systemd."""
+
+    def __init__(self) -> None:
+        import sdnotify
+
+        self._notifier = sdnotify.SystemdNotifier()
+        self._last_ping = 0.0
+
+    def send(self, message: str) -> None:
+        self._notifier.notify(message)
+
+    def watchdog(self) -> None:
+        now = time.monotonic()
+        if now - self._last_ping >= _WATCHDOG_PING_S:
+            self._notifier.notify("WATCHDOG=1")
+            self._last_ping = now
+
+
+class EventOutputs:
+    """Where each event goes besides the sinks: the --events-jsonl file and the terminal."""
+
+    def __init__(self, sinks: Sinks, events_jsonl: Path | None, print_events: bool, out: TextIO) -> None:
+        self.sinks = sinks
+        self.out = out
+        self.print_events = print_events
+        self._jsonl: TextIO | None = None
+        if events_jsonl is not None:
+            try:
+                events_jsonl.parent.mkdir(parents=True, exist_ok=True)
+                self._jsonl = events_jsonl.open("a", encoding="utf-8")
+            except OSError as error:
+                raise EdgeAlprError(f"{events_jsonl}: cannot write the events file: {error.strerror}") from None
+
+    def publish(self, emitted: EmittedEvent) -> None:
+        event = self.sinks.publish(emitted.event, emitted.plate_crop, emitted.vehicle_crop) or emitted.event
+        if self._jsonl is not None:
+            self._jsonl.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+            self._jsonl.flush()
+        if self.print_events:
+            print(f"{event.last_seen}  {event.camera_id}  {event.plate:<12} {event.confidence:.2f}", file=self.out, flush=True)
+        log.info("plate %s (%.2f, %d reads, track %d) event %s", event.plate, event.confidence, event.reads,
+                 event.track_id, event.event_id)
+
+    def close(self) -> None:
+        if self._jsonl is not None:
+            self._jsonl.close()
+
+
+def build_detector(cfg: AppConfig) -> Detector:
+    from edge_alpr.detector import PlateDetector
+
+    path = cfg.detector.resolved_model_path()
+    if not path.is_file():
+        raise ModelError(f"{path}: detector model not found (set detector.model_path or $EDGE_ALPR_MODELS)")
+    d = cfg.detector
+    return PlateDetector(path, num_threads=d.num_threads, score_threshold=d.score_threshold, iou_threshold=d.iou_threshold)
+
+
+def build_reader(cfg: AppConfig) -> Reader:
+    from edge_alpr.ocr import make_reader
+
+    r = cfg.reader
+    path = r.resolved_model_path() if r.backend == "edge" else None
+    if path is not None and not path.is_file():
+        raise ModelError(f"{path}: reader model not found (set reader.model_path or $EDGE_ALPR_MODELS)")
+    return make_reader(r.backend, path, num_threads=r.num_threads, grammar=r.grammar, min_confidence=r.min_confidence)
+
+
+def run_service(
+    cfg: AppConfig,
+    *,
+    events_jsonl: Path | None = None,
+    stop_event: threading.Event | None = None,
+    print_events: bool | None = None,
+    detector: Detector | None = None,
+    reader: Reader | None = None,
+    source: FrameSource | None = None,
+    sinks: Sinks | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Run the daemon until the source ends or ``stop_event`` is set (SIGTERM/SIGINT set it).
+
+    Models, source and sinks are built from ``cfg`` unless given (tests pass fakes). Returns
+    the exit code: 0 after a clean stop or the end of a file.
+    """
+    stop = stop_event or threading.Event()
+    out = out or sys.stdout
+    notifier = Notifier()
+    log.info("config: %s", json.dumps(redacted_dump(cfg), sort_keys=True))
+    notifier.send("STATUS=loading models")
+    detector = detector or build_detector(cfg)
+    reader = reader or build_reader(cfg)
+    source = source or open_source(cfg.source)
+    try:
+        if sinks is None:
+            from edge_alpr.sinks import build_sinks
+
+            sinks = build_sinks(cfg.outputs, cfg.camera_id)
+        outputs = EventOutputs(sinks, events_jsonl, out.isatty() if print_events is None else print_events, out)
+    except BaseException:
+        source.close()
+        raise
+    pipeline = Pipeline(cfg, detector, reader)
+    status = StatusReport(cfg.camera_id, pipeline, source,
+                          {"detector": dict(detector.model_info), "reader": dict(reader.model_info)})
+    with _stop_on_signals(stop):
+        notifier.send("READY=1")
+        notifier.send(f"STATUS=running: {source.describe()}")
+        log.info("running: %s -> camera %s", source.describe(), cfg.camera_id)
+        try:
+            _loop(cfg, source, pipeline, outputs, status, notifier, stop)
+        finally:
+            _shut_down(source, pipeline, outputs, status, notifier)
+    return 0
+
+
+def _loop(cfg: AppConfig, source: FrameSource, pipeline: Pipeline, outputs: EventOutputs, status: StatusReport,
+          notifier: Notifier, stop: threading.Event) -> None:
+    next_status = time.monotonic() + cfg.status_interval_s
+    while not stop.is_set():
+        notifier.watchdog()  # only this loop pings: a hung loop gets the service restarted
+        frame = source.read()
+        if frame is None:
+            if source.finished:
+                log.info("%s ended", source.describe())
+                return
+        else:
+            for emitted in pipeline.process(frame):
+                _publish(outputs, emitted, pipeline, frame.index)
+        if time.monotonic() >= next_status:
+            next_status = time.monotonic() + cfg.status_interval_s
+            _send_status(outputs, status, notifier)
+
+
+def _publish(outputs: EventOutputs, emitted: EmittedEvent, pipeline: Pipeline, frame_index: int) -> None:
+    started = time.perf_counter()
+    try:
+        outputs.publish(emitted)
+    except Exception as error:  # a sink bug loses (at most) this event's outputs, not the loop
+        pipeline.errors.report("publish", frame_index, error)
+    pipeline.latency.add("publish", time.perf_counter() - started)
+
+
+def _send_status(outputs: EventOutputs, status: StatusReport, notifier: Notifier, state: str = "running") -> None:
+    report = status.build(state)
+    notifier.send(f"STATUS={state}: {report['fps_in']} fps in, {report['fps_processed']} processed, "
+                  f"{report['events']} plates, {report['active_tracks']} tracks")
+    try:
+        outputs.sinks.publish_status(report)
+    except Exception:
+        log.exception("publishing the status failed")
+
+
+def _shut_down(source: FrameSource, pipeline: Pipeline, outputs: EventOutputs, status: StatusReport,
+               notifier: Notifier) -> None:
+    """Report the open tracks, stop the sinks; bounded so systemd's stop timeout is never hit."""
+    notifier.send("STOPPING=1")
+    for emitted in pipeline.flush():
+        _publish(outputs, emitted, pipeline, -1)
+    _send_status(outputs, status, notifier, state="stopped")
+    source.close()
+    try:
+        outputs.sinks.close(3.0)
+    finally:
+        outputs.close()
+    log.info("stopped: %d plates reported, %d frames", pipeline.counters.events, pipeline.counters.frames)
+
+
+class _stop_on_signals:
+    """SIGTERM and SIGINT set the stop event (in the main thread; elsewhere nothing changes)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        log.info("%s received: finishing open tracks and stopping", signal.Signals(signum).name)
+        self.stop.set()
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._previous[signum] = signal.signal(signum, self._handle)
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
