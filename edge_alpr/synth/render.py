@@ -129,8 +129,9 @@ class PlateStyle:
     border: Literal["none", "line", "embossed"] = "embossed"
     screws: bool = False
     frame: bool = False  # a dealer's plastic frame around the plate
-    dealer_text: bool = False  # small dealer name on the frame, below the plate (needs frame)
+    dealer_text: bool = False  # small dealer name: on the frame if there is one, else on the plate
     separator: Literal["", "-", "."] = ""  # printed between groups on some non-HSRP plates
+    spacing: Literal["grouped", "even"] = "grouped"  # gaps between groups, or evenly spaced characters
     font: str | None = None  # a TrueType path; None picks one of FONTS at random
 
 
@@ -153,6 +154,9 @@ def random_style(rng: np.random.Generator, *, background: Background | None = No
     name, bg, fg, _ = schemes[int(rng.choice(len(schemes), p=weights / weights.sum()))]
     hsrp = rng.random() < 0.7
     frame = rng.random() < 0.12
+    # HSRP forbids anything printed on the plate but the number; older plates often carry
+    # the dealer's name in small print.
+    dealer_text = rng.random() < (0.5 if frame else 0.0 if hsrp else 0.1)
     return PlateStyle(
         background=name,
         background_colour=bg,
@@ -161,41 +165,68 @@ def random_style(rng: np.random.Generator, *, background: Background | None = No
         border="embossed" if hsrp else str(rng.choice(["none", "line", "embossed"], p=[0.4, 0.45, 0.15])),  # type: ignore[arg-type]
         screws=rng.random() < 0.35,
         frame=frame,
-        dealer_text=frame and rng.random() < 0.5,
+        dealer_text=dealer_text,
         separator="" if hsrp or rng.random() < 0.9 else str(rng.choice(["-", "."])),  # type: ignore[arg-type]
+        spacing="even" if rng.random() < (0.35 if hsrp else 0.25) else "grouped",
     )
 
 
 # --- fonts ----------------------------------------------------------------------------------
 
-#: Condensed bold sans fonts closest to the HSRP typeface first; found on the system at import.
-_FONT_NAMES = (
-    "DejaVuSansCondensed-Bold.ttf",
-    "LiberationSansNarrow-Bold.ttf",
-    "DejaVuSans-Bold.ttf",
-    "LiberationSans-Bold.ttf",
-    "FreeSansBold.ttf",
-    "DejaVuSansMono-Bold.ttf",
-    "LiberationMono-Bold.ttf",
-    "FreeMonoBold.ttf",
-)
+#: HSRP plates use one condensed bold sans typeface; these system fonts come closest.
+_HSRP_FONT_WEIGHTS = {
+    "DejaVuSansCondensed-Bold.ttf": 4.0,
+    "LiberationSansNarrow-Bold.ttf": 3.0,
+    "DejaVuSans-Bold.ttf": 1.0,
+    "LiberationSans-Bold.ttf": 1.0,
+    "FreeSansBold.ttf": 1.0,
+}
+#: Older and home-made plates use anything: regular weights, italics, serif and typewriter faces.
+_OTHER_FONT_WEIGHTS = {
+    **{name: 1.5 for name in _HSRP_FONT_WEIGHTS},
+    "DejaVuSans.ttf": 1.0,
+    "DejaVuSansCondensed.ttf": 1.0,
+    "LiberationSans-Regular.ttf": 1.0,
+    "LiberationSansNarrow-Regular.ttf": 1.0,
+    "FreeSans.ttf": 1.0,
+    "DejaVuSansCondensed-BoldOblique.ttf": 0.4,
+    "LiberationSans-BoldItalic.ttf": 0.4,
+    "LiberationSansNarrow-BoldItalic.ttf": 0.3,
+    "FreeSansBoldOblique.ttf": 0.3,
+    "DejaVuSerif-Bold.ttf": 0.3,
+    "LiberationSerif-Bold.ttf": 0.3,
+    "DejaVuSansMono-Bold.ttf": 0.5,
+    "LiberationMono-Bold.ttf": 0.3,
+    "FreeMonoBold.ttf": 0.3,
+}
 _FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"), "/Library/Fonts")
 
 
 def _discover_fonts() -> tuple[str, ...]:
     found: dict[str, str] = {}
     for directory in _FONT_DIRS:
-        for path in glob.glob(os.path.join(directory, "**", "*.ttf"), recursive=True):
+        for path in sorted(glob.glob(os.path.join(directory, "**", "*.ttf"), recursive=True)):
             name = os.path.basename(path)
-            if name in _FONT_NAMES and name not in found:
+            if name in _OTHER_FONT_WEIGHTS and name not in found:
                 found[name] = path
-    return tuple(found[n] for n in _FONT_NAMES if n in found)
+    return tuple(found[n] for n in _OTHER_FONT_WEIGHTS if n in found)
 
 
-#: TrueType fonts in use; empty means Pillow's bundled default font is used instead.
+#: TrueType fonts found on this system; empty means Pillow's bundled default font is used.
 FONTS: tuple[str, ...] = _discover_fonts()
-#: Sampling weights: the condensed bold fonts look most like HSRP, the monospace ones like old plates.
-_FONT_P = np.array([{"DejaVuSansCondensed-Bold.ttf": 4.0, "LiberationSansNarrow-Bold.ttf": 3.0}.get(os.path.basename(f), 1.0) for f in FONTS])
+
+
+def _pick_font(rng: np.random.Generator, hsrp: bool) -> str | None:
+    weights_by_name = _HSRP_FONT_WEIGHTS if hsrp else _OTHER_FONT_WEIGHTS
+    pool = [(path, weights_by_name[os.path.basename(path)]) for path in FONTS if os.path.basename(path) in weights_by_name]
+    if not pool:
+        pool = [(path, 1.0) for path in FONTS]
+    if not pool:
+        return None
+    weights = np.array([w for _, w in pool])
+    return pool[int(rng.choice(len(pool), p=weights / weights.sum()))][0]
+
+
 _GLYPH_SIZE = 96  # glyphs are drawn once at this size, then scaled
 
 
@@ -230,12 +261,17 @@ def _glyph(path: str | None, ch: str, stroke: int) -> np.ndarray:
     return np.ascontiguousarray(mask[:, columns[0] : columns[-1] + 1])
 
 
-def _line_mask(groups: tuple[str, ...], font: str | None, stroke: int, separator: str, rng: np.random.Generator) -> np.ndarray:
-    """One printed line as a float coverage mask, at glyph size, with jittered spacing."""
+def _line_mask(
+    groups: tuple[str, ...], font: str | None, stroke: int, separator: str, rng: np.random.Generator, *, even: bool = False
+) -> np.ndarray:
+    """One printed line as a float coverage mask, at glyph size, with jittered spacing.
+    ``even`` spaces every character alike, without wider gaps between the groups."""
     height = _glyph(font, "0", stroke).shape[0]
     pieces: list[np.ndarray] = []
     for g, group in enumerate(g for g in groups if g):
-        if g:
+        if g and even:
+            pieces.append(np.zeros((height, max(1, int(height * rng.uniform(0.04, 0.12)))), np.uint8))
+        elif g:
             gap = int(height * rng.uniform(0.22, 0.45))
             if separator:
                 sep = _glyph(font, separator, stroke)
@@ -340,6 +376,10 @@ _DEALER_WORDS = (
 )
 
 
+def _dealer_name(rng: np.random.Generator) -> str:
+    return " ".join(str(w) for w in rng.choice(_DEALER_WORDS, size=int(rng.integers(1, 3)), replace=False))
+
+
 # --- the plate ------------------------------------------------------------------------------
 
 
@@ -372,11 +412,11 @@ def render_plate(
     if layout not in ("one", "two"):
         raise ValueError(f"render_plate: layout must be 'one' or 'two', got {layout!r}")
     style = style or random_style(rng)
-    font = style.font or (str(rng.choice(FONTS, p=_FONT_P / _FONT_P.sum())) if FONTS else None)
+    font = style.font or _pick_font(rng, style.hsrp)
 
     if layout == "one":
         width = int(rng.uniform(470, 530))
-        height = int(width / rng.uniform(4.2, 4.8))
+        height = int(width / rng.uniform(3.9, 5.0))
     else:
         width = int(rng.uniform(270, 320))
         height = int(width / rng.uniform(1.4, 1.8))
@@ -387,26 +427,37 @@ def render_plate(
     left = inset + int(width * rng.uniform(0.0, 0.03))
     if style.hsrp:
         left = _draw_hsrp_strip(canvas, layout, inset, rng)
-    stroke = int(rng.choice([0, 1, 2, 3], p=[0.3, 0.35, 0.25, 0.1]))
+    # Stroke thickness: bold faces thicken further now and then; regular ones only a little.
+    bold = font is not None and "Bold" in os.path.basename(font)
+    stroke = int(rng.choice([0, 1, 2, 3], p=[0.3, 0.35, 0.25, 0.1] if bold else [0.5, 0.35, 0.15, 0.0]))
+    even = style.spacing == "even"
     text_mask = np.zeros((height, width), np.float32)
     right = width - inset - int(width * rng.uniform(0.0, 0.03))
+    # Small print on the plate itself takes a band at the top or bottom from the characters.
+    print_band = int(height * (0.16 if layout == "one" else 0.1)) if style.dealer_text and not style.frame else 0
+    print_on_top = rng.random() < 0.5
+    band_top = print_band if print_on_top else 0
+    usable = height - print_band
     if layout == "one":
-        char_h = int(height * rng.uniform(0.62, 0.74))
-        top = (height - char_h) // 2 + int(rng.integers(-2, 3))
-        line = _line_mask(_groups(text), font, stroke, style.separator, rng)
+        char_h = int(usable * rng.uniform(0.62, 0.74))
+        top = band_top + (usable - char_h) // 2 + int(rng.integers(-2, 3))
+        line = _line_mask(_groups(text), font, stroke, style.separator, rng, even=even)
         _place(text_mask, line, (left, top, right - left, char_h), rng)
     else:
         upper, lower = split_lines(text, rng)
-        gap = int(height * rng.uniform(0.05, 0.09))
-        char_h = int((height - 2 * inset - gap) / 2 * rng.uniform(0.86, 0.95))
-        top = (height - 2 * char_h - gap) // 2
-        _place(text_mask, _line_mask(upper, font, stroke, style.separator, rng), (left, top, right - left, char_h), rng)
-        _place(text_mask, _line_mask(lower, font, stroke, style.separator, rng), (inset, top + char_h + gap, right - inset, char_h), rng)
+        gap = int(usable * rng.uniform(0.05, 0.09))
+        char_h = int((usable - 2 * inset - gap) / 2 * rng.uniform(0.86, 0.95))
+        top = band_top + (usable - 2 * char_h - gap) // 2
+        _place(text_mask, _line_mask(upper, font, stroke, style.separator, rng, even=even), (left, top, right - left, char_h), rng)
+        _place(text_mask, _line_mask(lower, font, stroke, style.separator, rng, even=even), (inset, top + char_h + gap, right - inset, char_h), rng)
     _paint(canvas, text_mask, _jitter_colour(style.text_colour, rng))
+    if print_band:
+        centre_y = print_band // 2 + inset // 2 if print_on_top else height - print_band // 2 - inset // 2
+        _draw_small_text(canvas, _dealer_name(rng), (width // 2, centre_y), max(3, int(print_band * 0.55)), _jitter_colour(style.text_colour, rng))
     if style.hsrp or style.border == "embossed":
         _emboss(canvas, text_mask, rng.uniform(0.4, 1.0))
     if style.screws:
-        _draw_screws(canvas, layout, text_mask, rng)
+        _draw_screws(canvas, layout, text_mask, (left, right), rng)
     if style.frame:
         canvas = _add_frame(canvas, style, rng)
     image = np.clip(canvas, 0, 255).astype(np.uint8)
@@ -459,21 +510,30 @@ def _draw_hsrp_strip(canvas: np.ndarray, layout: Layout, inset: int, rng: np.ran
     return inset + strip + int(width * 0.01)
 
 
-def _draw_screws(canvas: np.ndarray, layout: Layout, text_mask: np.ndarray, rng: np.random.Generator) -> None:
-    """Two fixing screws where the plate maker left room: between the edge and the text."""
+def _draw_screws(canvas: np.ndarray, layout: Layout, text_mask: np.ndarray, bounds: tuple[int, int], rng: np.random.Generator) -> None:
+    """Two fixing screws where the plate maker left room: in blank columns within ``bounds``
+    (the side margins if wide enough, else the gaps between groups), level with the (top)
+    line of characters, never over a character."""
     height, width = canvas.shape[:2]
     radius = max(2, int(height * (0.05 if layout == "one" else 0.03)))
+    rows = np.flatnonzero(text_mask.max(axis=1) > 0.05)
+    if len(rows) == 0:
+        return
     if layout == "one":
-        columns = np.flatnonzero(text_mask.max(axis=0) > 0.2)
-        xs = [max(radius + 2, int(columns[0] * 0.5)), min(width - radius - 3, int((columns[-1] + width) * 0.5))] if len(columns) else [radius * 3, width - radius * 3]
-        y = int(height * rng.uniform(0.15, 0.5))
-        centres = [(xs[0], y), (xs[1], y)]
+        y = int(rows[0] + (rows[-1] - rows[0]) * rng.uniform(0.2, 0.5))
     else:
-        rows = np.flatnonzero(text_mask.max(axis=1) > 0.2)
-        y = max(radius + 2, int(rows[0] * 0.5)) if len(rows) else radius * 3
-        centres = [(int(width * 0.3), y), (int(width * 0.7), y)]
-    for centre in centres:
-        _draw_screw(canvas, centre, radius, rng)
+        line_rows = rows[: np.argmax(np.diff(rows) > 1) + 1] if np.any(np.diff(rows) > 1) else rows
+        y = int((line_rows[0] + line_rows[-1]) / 2)
+    band = text_mask[max(0, y - radius - 2) : y + radius + 3]
+    blank = band.max(axis=0) < 0.05
+    blank[: bounds[0]] = False
+    blank[bounds[1] :] = False
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], blank, [False])).astype(np.int8)))
+    runs = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2 * radius + 6]
+    if not runs:
+        return
+    for a, b in {runs[0], runs[-1]}:
+        _draw_screw(canvas, ((a + b) // 2, y), radius, rng)
 
 
 def _add_frame(canvas: np.ndarray, style: PlateStyle, rng: np.random.Generator) -> np.ndarray:
@@ -487,7 +547,7 @@ def _add_frame(canvas: np.ndarray, style: PlateStyle, rng: np.random.Generator) 
     framed += rng.normal(0, 2.0, framed.shape[:2] + (1,)).astype(np.float32)
     framed[side : side + height, side : side + width] = canvas
     if style.dealer_text:
-        name = " ".join(rng.choice(_DEALER_WORDS, size=int(rng.integers(1, 3)), replace=False))
+        name = _dealer_name(rng)
         text_colour = np.full(3, 235.0 if colour.mean() < 128 else 20.0, np.float32)
         # Small print: about a quarter of the plate's character height.
         _draw_small_text(framed, name, (framed.shape[1] // 2, side + height + bottom // 2), max(3, int(bottom * 0.6)), text_colour)
