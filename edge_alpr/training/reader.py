@@ -196,7 +196,7 @@ def train(args: argparse.Namespace) -> int:
         opt.step()
         ema.update(model)
         step += 1
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if step % 100 == 0:
             log.info("step %d/%d loss %.4f lr %.2e %.3fs/step", step, args.steps, np.mean(losses[-100:]),
                      opt.param_groups[0]["lr"], (time.time() - t0) / len(losses))

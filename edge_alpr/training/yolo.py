@@ -155,7 +155,7 @@ class YoloLoss:
                     obj_target[b, a, gj, gi] = ciou.detach().clamp(0).to(obj_target.dtype)
             obj_loss = obj_loss + F.binary_cross_entropy_with_logits(p[..., 4], obj_target) * self.balance[level]
         loss = (0.05 * box_loss + 1.0 * obj_loss) * bs
-        return loss, {"box": float(box_loss), "obj": float(obj_loss)}
+        return loss, {"box": float(box_loss.detach()), "obj": float(obj_loss.detach())}
 
     def _assign(self, targets, level, h, w, stride):
         anchors = self.anchors[level] / stride  # in grid units

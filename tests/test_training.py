@@ -1,0 +1,115 @@
+"""Training code on tiny data: a training step, the TF rebuild, int8 export and loading the result
+back through the daemon's runtime. Needs the ``train`` extra (torch, tensorflow)."""
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("tensorflow")
+
+from edge_alpr.training.yolo import YoloLoss, YoloV4Tiny, kmeans_anchors  # noqa: E402
+
+SIZE = 64
+
+
+def _two_images():
+    rng = np.random.default_rng(0)
+    images = rng.integers(60, 200, (2, SIZE, SIZE, 3), dtype=np.uint8)
+    boxes = [np.array([[10, 30, 40, 42]], np.float32), np.array([[20, 8, 56, 22]], np.float32)]
+    for img, b in zip(images, boxes):
+        x1, y1, x2, y2 = b[0].astype(int)
+        img[y1:y2, x1:x2] = 240  # a bright plate-like rectangle
+        img[y1 + 3 : y2 - 3, x1 + 3 : x2 - 3 : 4] = 20  # dark "characters"
+    return images, boxes
+
+
+def _batch(images, boxes):
+    from edge_alpr.training.detector import collate
+
+    return collate(list(zip(images, boxes)))
+
+
+def test_training_steps_reduce_the_loss_on_two_images():
+    torch.manual_seed(0)
+    images, boxes = _two_images()
+    anchors = kmeans_anchors(np.concatenate([b[:, 2:] - b[:, :2] for b in boxes] * 3) + np.arange(6)[:, None], n=6)
+    model = YoloV4Tiny(width=0.25)
+    loss_fn = YoloLoss(anchors)
+    x, targets = _batch(images, boxes)
+    assert targets.shape == (2, 5)
+    opt = torch.optim.AdamW(model.parameters(), 3e-3)
+    first = None
+    before = [p.detach().clone() for p in model.parameters()]
+    for _ in range(25):
+        loss, parts = loss_fn(model(x), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first if first is not None else float(loss)
+    assert np.isfinite(float(loss)) and parts["box"] > 0
+    assert float(loss) < 0.9 * first
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_kmeans_anchors_are_sorted_and_fit_the_boxes():
+    rng = np.random.default_rng(1)
+    small = rng.normal([12, 5], 1, (200, 2))
+    large = rng.normal([90, 35], 3, (200, 2))
+    anchors = kmeans_anchors(np.concatenate([small, large]), n=2)
+    np.testing.assert_allclose(anchors[0], [12, 5], atol=1.5)
+    np.testing.assert_allclose(anchors[1], [90, 35], atol=4)
+
+
+def _card(anchors):
+    return {
+        "name": "plate_detector", "version": "test", "input_size": SIZE,
+        "heads": [{"stride": 16, "anchors": anchors[:3].tolist()}, {"stride": 32, "anchors": anchors[3:].tolist()}],
+        "score_threshold": 0.0, "nms_iou_threshold": 0.45,
+    }
+
+
+def test_detector_export_loads_back_and_matches_pytorch(tmp_path):
+    from edge_alpr.detector import PlateDetector
+    from edge_alpr.training.export import export_detector
+
+    torch.manual_seed(0)
+    model = YoloV4Tiny(width=0.25).eval()
+    images, _ = _two_images()
+    calib = lambda: (images[i : i + 1].astype(np.float32)[..., ::-1] / 255.0 for i in range(2))  # noqa: E731
+    paths = export_detector(model, SIZE, tmp_path, calib)
+    anchors = np.array([[8, 4], [12, 6], [16, 8], [24, 10], [32, 14], [48, 20]], np.float32)
+    for kind in ("int8", "float16"):
+        (tmp_path / "plate_detector.json").write_text(json.dumps(_card(anchors)))
+        det = PlateDetector(paths[kind], num_threads=1)
+        out = det.model.run((images[:1, :, :, ::-1] / 255.0).astype(np.float32))
+        # Score tensors agree with PyTorch's sigmoid within quantization error.
+        with torch.no_grad():
+            ref = model(torch.from_numpy(images[:1, :, :, ::-1] / 255.0).float().permute(0, 3, 1, 2))
+        ref_scores16 = ref[0][..., 4].sigmoid().numpy().transpose(0, 2, 3, 1)
+        score16 = next(v for v in out.values() if v.shape == ref_scores16.shape)
+        tol = 0.05 if kind == "int8" else 0.01
+        assert np.abs(score16 - ref_scores16).max() < tol
+        dets = det.detect(images[0])
+        assert len(dets) > 0 and (dets.boxes[:, 2] <= SIZE).all()
+
+
+def test_reader_export_reads_through_the_runtime(tmp_path):
+    from edge_alpr.ocr import EdgePlateReader
+    from edge_alpr.training.export import export_reader
+    from edge_alpr.training.reader_model import INPUT_H, INPUT_W, PlateRecognizer
+
+    torch.manual_seed(0)
+    model = PlateRecognizer().eval()
+    rng = np.random.default_rng(0)
+    calib = lambda: (rng.random((1, INPUT_H, INPUT_W, 1), dtype=np.float32) for _ in range(4))  # noqa: E731
+    paths = export_reader(model, (INPUT_H, INPUT_W), tmp_path, calib)
+    (tmp_path / "plate_reader.json").write_text(json.dumps({"name": "plate_reader", "version": "test"}))
+    reader = EdgePlateReader(paths["int8"], num_threads=1, grammar="any", min_confidence=0.5)
+    crop = rng.integers(0, 255, (40, 180, 3), dtype=np.uint8)
+    probs = reader.probabilities(crop)
+    assert probs.shape == (64, 37)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=0.05)
+    read = reader.read(crop)
+    assert len(read.char_confidences) == len(read.text)
+    assert 0.0 <= read.confidence <= 1.0
