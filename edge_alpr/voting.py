@@ -94,7 +94,9 @@ def vote(
     alternatives = [c for c in ranked if c[0] != winner_text]
     if grammar == "indian" and winner_format != "unknown":
         alternatives = [c for c in alternatives if plates.is_valid(c[0])]
-    scored = sorted(((_agreement(slots, choice) * support, text) for text, _, choice in alternatives), key=lambda ct: (-ct[0], ct[1]))
+    scored = sorted(
+        ((_agreement(slots, choice) * support, text) for text, _, choice in alternatives), key=lambda ct: (-ct[0], ct[1])
+    )
     candidates = tuple(Candidate(text, conf) for conf, text in scored[:max_candidates])
     best = max(agreeing, key=lambda r: (r.read.confidence, r.detector_confidence))
     return VoteResult(winner_text, winner_format, confidence, len(agreeing), candidates, best)

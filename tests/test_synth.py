@@ -170,7 +170,8 @@ def test_degrade_is_deterministic_and_keeps_shape(plate_image: np.ndarray) -> No
 def test_degrade_changes_images_more_with_strength(plate_image: np.ndarray) -> None:
     def mean_change(strength: float) -> float:
         rng = np.random.default_rng(10)
-        return float(np.mean([np.abs(render.degrade(plate_image, rng, strength=strength).astype(float) - plate_image).mean() for _ in range(30)]))
+        changes = [np.abs(render.degrade(plate_image, rng, strength=strength).astype(float) - plate_image).mean() for _ in range(30)]
+        return float(np.mean(changes))
 
     weak, strong = mean_change(0.3), mean_change(1.0)
     assert 0 < weak < strong

@@ -52,7 +52,8 @@ def test_majority_wins(reads: list[TrackRead], expected: str) -> None:
 
 def test_character_confidence_outweighs_a_count() -> None:
     """Two unsure reads of an 8 lose to one sharp read of a 3 at that position."""
-    reads = [read("KA01AB1234", 0.9, chars={8: 0.95}), read("KA01AB1284", 0.7, chars={8: 0.3}), read("KA01AB1284", 0.7, chars={8: 0.3})]
+    reads = [read("KA01AB1234", 0.9, chars={8: 0.95})]
+    reads += [read("KA01AB1284", 0.7, chars={8: 0.3}, frame=i) for i in (1, 2)]
     result = vote(reads)
     assert result is not None and result.plate == "KA01AB1234"
     assert "KA01AB1284" in [c.plate for c in result.candidates]
@@ -173,7 +174,10 @@ def test_unknown_grammar_is_rejected() -> None:
         vote(track("KA01AB1234", "KA01AB1234"), grammar="eu")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("a", "b", "d"), [("", "", 0), ("KA01", "KA01", 0), ("KA01", "KA1", 1), ("KA01AB1234", "KA01AB1284", 1), ("ABC", "", 3), ("AB", "BA", 2)])
+@pytest.mark.parametrize(
+    ("a", "b", "d"),
+    [("", "", 0), ("KA01", "KA01", 0), ("KA01", "KA1", 1), ("KA01AB1234", "KA01AB1284", 1), ("ABC", "", 3), ("AB", "BA", 2)],
+)
 def test_levenshtein(a: str, b: str, d: int) -> None:
     assert levenshtein(a, b) == levenshtein(b, a) == d
 
@@ -210,7 +214,9 @@ def test_memory_is_bounded() -> None:
     assert len(recent) == 1
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"window_s": -1}, "window_s"), ({"window_s": 1, "max_entries": 0}, "max_entries")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"window_s": -1}, "window_s"), ({"window_s": 1, "max_entries": 0}, "max_entries")]
+)
 def test_recent_plates_rejects_bad_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RecentPlates(**kwargs)

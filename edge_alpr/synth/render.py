@@ -162,7 +162,7 @@ def random_style(rng: np.random.Generator, *, background: Background | None = No
         background_colour=bg,
         text_colour=fg,
         hsrp=hsrp,
-        border="embossed" if hsrp else str(rng.choice(["none", "line", "embossed"], p=[0.4, 0.45, 0.15])),  # type: ignore[arg-type]
+        border="embossed" if hsrp else rng.choice(["none", "line", "embossed"], p=[0.4, 0.45, 0.15]).item(),
         screws=rng.random() < 0.35,
         frame=frame,
         dealer_text=dealer_text,
@@ -366,7 +366,8 @@ def _draw_screw(canvas: np.ndarray, centre: tuple[int, int], radius: int, rng: n
     slot = np.zeros_like(mask)
     angle = rng.uniform(0, np.pi)
     d = np.array([np.cos(angle), np.sin(angle)]) * radius * 0.8
-    cv2.line(slot, (int(centre[0] - d[0]), int(centre[1] - d[1])), (int(centre[0] + d[0]), int(centre[1] + d[1])), 1.0, max(1, radius // 3))
+    start, end = (int(centre[0] - d[0]), int(centre[1] - d[1])), (int(centre[0] + d[0]), int(centre[1] + d[1]))
+    cv2.line(slot, start, end, 1.0, max(1, radius // 3))
     _paint(canvas, slot * 0.7, metal * 0.4)
 
 
@@ -448,12 +449,15 @@ def render_plate(
         gap = int(usable * rng.uniform(0.05, 0.09))
         char_h = int((usable - 2 * inset - gap) / 2 * rng.uniform(0.86, 0.95))
         top = band_top + (usable - 2 * char_h - gap) // 2
-        _place(text_mask, _line_mask(upper, font, stroke, style.separator, rng, even=even), (left, top, right - left, char_h), rng)
-        _place(text_mask, _line_mask(lower, font, stroke, style.separator, rng, even=even), (inset, top + char_h + gap, right - inset, char_h), rng)
+        upper_line = _line_mask(upper, font, stroke, style.separator, rng, even=even)
+        lower_line = _line_mask(lower, font, stroke, style.separator, rng, even=even)
+        _place(text_mask, upper_line, (left, top, right - left, char_h), rng)
+        _place(text_mask, lower_line, (inset, top + char_h + gap, right - inset, char_h), rng)
     _paint(canvas, text_mask, _jitter_colour(style.text_colour, rng))
     if print_band:
         centre_y = print_band // 2 + inset // 2 if print_on_top else height - print_band // 2 - inset // 2
-        _draw_small_text(canvas, _dealer_name(rng), (width // 2, centre_y), max(3, int(print_band * 0.55)), _jitter_colour(style.text_colour, rng))
+        print_h = max(3, int(print_band * 0.55))
+        _draw_small_text(canvas, _dealer_name(rng), (width // 2, centre_y), print_h, _jitter_colour(style.text_colour, rng))
     if style.hsrp or style.border == "embossed":
         _emboss(canvas, text_mask, rng.uniform(0.4, 1.0))
     if style.screws:
@@ -506,11 +510,14 @@ def _draw_hsrp_strip(canvas: np.ndarray, layout: Layout, inset: int, rng: np.ran
     _draw_small_text(canvas, "IND", (cx, ind_y), ind_h, np.clip(blue, 0, 255))
     if rng.random() < 0.3:  # the laser-etched serial, tiny along the bottom-left
         serial = "".join(rng.choice(list("0123456789"), size=10))
-        _draw_small_text(canvas, serial, (inset + strip * 2, height - inset // 2 - 1), max(2, int(height * 0.05)), np.full(3, 90, np.float32))
+        centre = (inset + strip * 2, height - inset // 2 - 1)
+        _draw_small_text(canvas, serial, centre, max(2, int(height * 0.05)), np.full(3, 90, np.float32))
     return inset + strip + int(width * 0.01)
 
 
-def _draw_screws(canvas: np.ndarray, layout: Layout, text_mask: np.ndarray, bounds: tuple[int, int], rng: np.random.Generator) -> None:
+def _draw_screws(
+    canvas: np.ndarray, layout: Layout, text_mask: np.ndarray, bounds: tuple[int, int], rng: np.random.Generator
+) -> None:
     """Two fixing screws where the plate maker left room: in blank columns within ``bounds``
     (the side margins if wide enough, else the gaps between groups), level with the (top)
     line of characters, never over a character."""
@@ -550,7 +557,8 @@ def _add_frame(canvas: np.ndarray, style: PlateStyle, rng: np.random.Generator) 
         name = _dealer_name(rng)
         text_colour = np.full(3, 235.0 if colour.mean() < 128 else 20.0, np.float32)
         # Small print: about a quarter of the plate's character height.
-        _draw_small_text(framed, name, (framed.shape[1] // 2, side + height + bottom // 2), max(3, int(bottom * 0.6)), text_colour)
+        centre = (framed.shape[1] // 2, side + height + bottom // 2)
+        _draw_small_text(framed, name, centre, max(3, int(bottom * 0.6)), text_colour)
     return framed
 
 
@@ -729,7 +737,8 @@ def cover_quad(quad: np.ndarray, aspect: float, *, margin: float = 0.08) -> np.n
     else:
         new_h = new_w / aspect
     cx, cy = width / 2, height / 2
-    corners = np.float32([[cx - new_w / 2, cy - new_h / 2], [cx + new_w / 2, cy - new_h / 2], [cx + new_w / 2, cy + new_h / 2], [cx - new_w / 2, cy + new_h / 2]])
+    half_w, half_h = new_w / 2, new_h / 2
+    corners = np.float32([[cx - half_w, cy - half_h], [cx + half_w, cy - half_h], [cx + half_w, cy + half_h], [cx - half_w, cy + half_h]])
     return cv2.perspectiveTransform(corners[None], to_image)[0].astype(np.float32)
 
 
@@ -739,7 +748,9 @@ def _as_quad(quad: np.ndarray) -> np.ndarray:
         x1, y1, x2, y2 = quad
         quad = np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
     if quad.shape != (4, 2) or not np.all(np.isfinite(quad)):
-        raise ValueError(f"expected a quadrilateral of shape (4, 2) (TL, TR, BR, BL) or a box (x1, y1, x2, y2), got {quad.shape}")
+        raise ValueError(
+            f"expected a quadrilateral of shape (4, 2) (TL, TR, BR, BL) or a box (x1, y1, x2, y2), got {quad.shape}"
+        )
     return quad
 
 

@@ -159,7 +159,8 @@ def _road_background(cam: _Camera, rng: np.random.Generator) -> tuple[np.ndarray
     # The road: edges at +-2.6 m converge on the vanishing point.
     far, near = cam.k_start * 0.05, cam.k_end * 2
     def quad(x_left: float, x_right: float, k_far: float, k_near: float) -> np.ndarray:
-        return np.int32([cam.point(k_far, x_left, 0, 0), cam.point(k_far, x_right, 0, 0), cam.point(k_near, x_right, 0, 0), cam.point(k_near, x_left, 0, 0)])
+        corners = [(k_far, x_left), (k_far, x_right), (k_near, x_right), (k_near, x_left)]
+        return np.int32([cam.point(k, x, 0, 0) for k, x in corners])
     cv2.fillConvexPoly(img, quad(-4.2, 4.2, far, near), (150, 155, 160))  # footpaths
     asphalt = float(rng.uniform(70, 105))
     cv2.fillConvexPoly(img, quad(-2.6, 2.6, far, near), (asphalt, asphalt + 2, asphalt + 4))
@@ -331,7 +332,8 @@ def _draw_vehicle(frame: np.ndarray, v: _Vehicle, k: float, cam: _Camera, fade: 
 
     shadow = np.zeros(layer.shape[:2], np.float32)
     cx, gy = cam.point(k, 0, lateral, 0)
-    cv2.ellipse(shadow, (int(cx - rx1), int(gy - ry1)), (max(1, int(k * _HALF_WIDTH[v.kind] * 1.1)), max(1, int(k * 0.12))), 0, 0, 360, 1.0, -1)
+    axes = (max(1, int(k * _HALF_WIDTH[v.kind] * 1.1)), max(1, int(k * 0.12)))
+    cv2.ellipse(shadow, (int(cx - rx1), int(gy - ry1)), axes, 0, 0, 360, 1.0, -1)
     layer *= 1.0 - 0.5 * shadow[..., None]
     for role, points in _SHAPES[v.kind]:
         cv2.fillPoly(layer, [poly(points)], v.colours[role], lineType=cv2.LINE_AA, shift=2)
@@ -358,12 +360,14 @@ def _paste_plate(layer: np.ndarray, v: _Vehicle, k: float, cam: _Camera, offset:
     x1, y1, x2, y2 = _plate_box(v, k, cam)
     # A plate to the side of the axis is seen a little obliquely: its far edge looks shorter.
     squeeze = float(np.clip(v.lateral_m * 0.02, -0.04, 0.04)) * (y2 - y1)
-    quad = np.float32([[x1, y1 + max(0, squeeze)], [x2, y1 + max(0, -squeeze)], [x2, y2 - max(0, -squeeze)], [x1, y2 - max(0, squeeze)]]) - offset
+    left, right = max(0.0, squeeze), max(0.0, -squeeze)
+    quad = np.float32([[x1, y1 + left], [x2, y1 + right], [x2, y2 - right], [x1, y2 - left]]) - offset
     plate = v.plate_image
     target_w = x2 - x1
     if target_w < plate.shape[1] / 2:  # pre-shrink: a single bilinear warp would alias
         factor = target_w * 1.5 / plate.shape[1]
-        plate = cv2.resize(plate, (max(2, int(plate.shape[1] * factor)), max(2, int(plate.shape[0] * factor))), interpolation=cv2.INTER_AREA)
+        small = (max(2, int(plate.shape[1] * factor)), max(2, int(plate.shape[0] * factor)))
+        plate = cv2.resize(plate, small, interpolation=cv2.INTER_AREA)
     ph, pw = plate.shape[:2]
     matrix = cv2.getPerspectiveTransform(np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]]), quad)
     size = (layer.shape[1], layer.shape[0])
@@ -403,7 +407,9 @@ def _kind(rng: np.random.Generator) -> VehicleKind:
     return str(rng.choice(["car", "motorcycle", "auto", "truck"], p=[0.55, 0.2, 0.15, 0.1]))  # type: ignore[return-value]
 
 
-def _make_vehicles(texts: Sequence[str | None], fps: float, seconds_per_vehicle: float, rng: np.random.Generator) -> list[_Vehicle]:
+def _make_vehicles(
+    texts: Sequence[str | None], fps: float, seconds_per_vehicle: float, rng: np.random.Generator
+) -> list[_Vehicle]:
     vehicles = []
     for text, (start, length, lane) in zip(texts, _schedule(len(texts), fps, seconds_per_vehicle, rng)):
         kind = _kind(rng)
@@ -512,7 +518,9 @@ def _check_written(path: Path, n_frames: int, size: tuple[int, int]) -> None:
     finally:
         capture.release()
     if count != n_frames or got != tuple(size):
-        raise OSError(f"{path}: wrote {n_frames} frames of {size[0]}x{size[1]} but it reopens as {count} frames of {got[0]}x{got[1]}")
+        raise OSError(
+            f"{path}: wrote {n_frames} frames of {size[0]}x{size[1]} but it reopens as {count} frames of {got[0]}x{got[1]}"
+        )
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -527,7 +535,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge_alpr.synth.scenes", description="Write a generated roadside video and its truth JSON.")
+    parser = argparse.ArgumentParser(
+        prog="python -m edge_alpr.synth.scenes", description="Write a generated roadside video and its truth JSON."
+    )
     parser.add_argument("out", type=Path, help="the MP4 to write; the truth goes next to it as .json")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vehicles", type=int, default=6, help="number of vehicles (default 6)")
@@ -546,7 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     truth_path = args.out.with_suffix(".json")
     truth.save(truth_path)
-    print(f"wrote {args.out} ({truth.frames} frames, {len(truth.vehicles)} vehicles: {' '.join(v.plate for v in truth.vehicles)}) and {truth_path}")
+    plates_seen = " ".join(v.plate for v in truth.vehicles)
+    print(f"wrote {args.out} ({truth.frames} frames, {len(truth.vehicles)} vehicles: {plates_seen}) and {truth_path}")
     return 0
 
 
