@@ -618,18 +618,24 @@ def run_service(
     stop = stop_event or threading.Event()
     out = out or sys.stdout
     notifier = Notifier()
-    log.info("config: %s", json.dumps(redacted_dump(cfg), sort_keys=True))
-    notifier.send("STATUS=loading models")
-    detector = detector or build_detector(cfg)
-    reader = reader or build_reader(cfg)
+    log.debug("config: %s", json.dumps(redacted_dump(cfg), sort_keys=True))
+    # The source first: a mistyped path or URL is reported before seconds of model loading.
     source = source or open_source(cfg.source)
     try:
+        notifier.send("STATUS=loading models")
+        detector = detector or build_detector(cfg)
+        reader = reader or build_reader(cfg)
         if sinks is None:
             from edge_alpr.sinks import build_sinks
 
             sinks = build_sinks(cfg.outputs, cfg.camera_id)
+    except BaseException:
+        source.close()
+        raise
+    try:
         outputs = EventOutputs(sinks, events_jsonl, out.isatty() if print_events is None else print_events, out)
     except BaseException:
+        sinks.close(1.0)
         source.close()
         raise
     pipeline = Pipeline(cfg, detector, reader)
