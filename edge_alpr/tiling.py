@@ -1,0 +1,329 @@
+"""Finding small plates in big frames: run the detector on several views of a frame (the whole
+frame, a fixed region, overlapping tiles) and merge what the views found into one box per plate.
+
+The detector letterboxes whatever it is given to its square input, so the views decide how many
+source pixels each model pixel stands for. ``StrategyConfig`` (``edge_alpr/config/strategy.py``)
+picks the views; ``bench/strategies.py`` measures the choices.
+
+Merging across views has one problem NMS alone does not solve: a plate cut by a tile border
+comes out of each tile as a fragment, and fragments overlap the whole plate (or each other)
+too little for IoU. So every box remembers which of its sides touch a view edge inside the
+frame ("cut" sides). A cut box is the same plate as a box from another view that mostly
+contains it, or that it meets and agrees with on every axis where neither is cut. Fragments
+lose to a whole view of the plate, and are joined into their union when no view saw it whole.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal, Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from edge_alpr.config.strategy import StrategyConfig
+from edge_alpr.detector import box_iou
+from edge_alpr.errors import ConfigError
+from edge_alpr.types import Detections
+
+#: A rectangle of frame pixels: x1, y1, x2, y2 with x2/y2 exclusive, as in ``image[y1:y2, x1:x2]``.
+Rect = tuple[int, int, int, int]
+ViewKind = Literal["whole", "roi", "tile"]
+
+# Sides of a box, in the order of the ``cut`` columns.
+LEFT, TOP, RIGHT, BOTTOM = range(4)
+
+
+class ViewDetector(Protocol):
+    """Anything that finds plates in one image, boxes in that image's pixels (``PlateDetector``)."""
+
+    def detect(self, image_bgr: np.ndarray) -> Detections: ...
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _axis_starts(length: int, tile: int, overlap_px: int) -> list[int]:
+    """Start offsets of tiles of ``tile`` px along an axis of ``length`` px.
+
+    The first tile starts at 0 and the last ends at ``length``; the ones between are spread
+    evenly, so every neighbouring pair shares at least ``overlap_px`` (rounding the even
+    spacing never exceeds the stride ``tile - overlap_px``, which is an integer).
+    """
+    if length <= tile:
+        return [0]
+    stride = tile - overlap_px
+    count = -(-(length - tile) // stride) + 1  # ceil division
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+
+
+def tile_grid(frame_w: int, frame_h: int, tile_size: int, overlap: float) -> list[Rect]:
+    """Square tiles of ``tile_size`` px covering every pixel of a ``frame_w`` x ``frame_h`` frame.
+
+    Neighbouring tiles share at least ``overlap`` x ``tile_size`` px (rounded down); the last row
+    and column are snapped to the frame border, never past it. A tile is smaller than
+    ``tile_size`` only along an axis where the frame itself is. Row-major order.
+    """
+    if frame_w < 1 or frame_h < 1:
+        raise ValueError(f"frame size must be positive, got {frame_w}x{frame_h}")
+    if tile_size < 1:
+        raise ValueError(f"tile_size must be at least 1 px, got {tile_size}")
+    if not 0.0 <= overlap < 1.0:
+        raise ValueError(f"overlap must be a fraction in [0, 1), got {overlap}")
+    overlap_px = int(overlap * tile_size)
+    tw, th = min(tile_size, frame_w), min(tile_size, frame_h)
+    xs = _axis_starts(frame_w, tile_size, overlap_px)
+    ys = _axis_starts(frame_h, tile_size, overlap_px)
+    return [(x, y, x + tw, y + th) for y in ys for x in xs]
+
+
+def roi_bounds(polygon: Sequence[tuple[float, float]], frame_w: int | None = None, frame_h: int | None = None) -> Rect:
+    """The polygon's bounding box in whole pixels (grown outwards), clipped to the frame when its
+    size is given. Raises ``ConfigError`` when the polygon lies entirely outside the frame."""
+    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    x1, y1 = np.floor(points.min(axis=0)).astype(int)
+    x2, y2 = np.ceil(points.max(axis=0)).astype(int)
+    if frame_w is not None and frame_h is not None:
+        clipped = max(0, x1), max(0, y1), min(frame_w, x2), min(frame_h, y2)
+        if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+            raise ConfigError(
+                f"detector strategy roi spans x {x1}..{x2}, y {y1}..{y2}, which is outside the "
+                f"{frame_w}x{frame_h} frame; give roi points in this camera's frame pixels"
+            )
+        return clipped
+    return int(x1), int(y1), int(x2), int(y2)
+
+
+def polygon_mask(polygon: Sequence[tuple[float, float]], frame_w: int, frame_h: int) -> np.ndarray:
+    """Boolean (frame_h, frame_w) mask, True inside the polygon (its border included)."""
+    mask = np.zeros((frame_h, frame_w), np.uint8)
+    points = np.round(np.asarray(polygon, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
+    cv2.fillPoly(mask, [points], 1)
+    return mask.astype(bool)
+
+
+def centres_inside(boxes: np.ndarray, polygon: Sequence[tuple[float, float]]) -> np.ndarray:
+    """True for each (N, 4) box whose centre lies inside the polygon or on its border."""
+    contour = np.asarray(polygon, dtype=np.float32).reshape(-1, 1, 2)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in centres], bool)
+
+
+# --------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class View:
+    """One part of the frame the detector is run on."""
+
+    kind: ViewKind
+    rect: Rect
+
+    @property
+    def width(self) -> int:
+        return self.rect[2] - self.rect[0]
+
+    @property
+    def height(self) -> int:
+        return self.rect[3] - self.rect[1]
+
+
+@dataclass(frozen=True)
+class ViewTiming:
+    """How long one view's detector run took in the last ``detect`` call, for the bench."""
+
+    view: View
+    ms: float
+    boxes: int  # boxes the detector returned for this view, before merging
+
+
+def plan_views(config: StrategyConfig, frame_w: int, frame_h: int) -> list[View]:
+    """The views ``config`` asks for on a ``frame_w`` x ``frame_h`` frame, whole view first."""
+    whole = View("whole", (0, 0, frame_w, frame_h))
+    region = roi_bounds(config.roi, frame_w, frame_h) if config.roi is not None else whole.rect
+
+    def tiles() -> list[View]:
+        x0, y0, x1, y1 = region
+        grid = tile_grid(x1 - x0, y1 - y0, config.tile_size, config.tile_overlap)
+        return [View("tile", (x0 + a, y0 + b, x0 + c, y0 + d)) for a, b, c, d in grid]
+
+    if config.mode == "whole":
+        return [whole]
+    if config.mode == "roi":
+        return [View("roi", region)]
+    if config.mode == "tiles":
+        return tiles()
+    far = tiles() if config.far == "tiles" else [View("roi", region)]
+    # A far view identical to the whole frame (a small frame, one tile) would only repeat it.
+    return [whole] + [v for v in far if v.rect != whole.rect]
+
+
+def cut_sides(boxes: np.ndarray, view: Rect, frame_w: int, frame_h: int, margin: float) -> np.ndarray:
+    """(N, 4) bool, columns left/top/right/bottom: the box (frame pixels) reaches within
+    ``margin`` x the view's longer side of that view edge, and the edge is inside the frame, so
+    the plate may go on beyond it. A frame border cuts nothing: no view sees past it."""
+    x1, y1, x2, y2 = view
+    tol = margin * max(x2 - x1, y2 - y1)
+    cut = np.zeros((len(boxes), 4), dtype=bool)
+    cut[:, LEFT] = (x1 > 0) & (boxes[:, 0] <= x1 + tol)
+    cut[:, TOP] = (y1 > 0) & (boxes[:, 1] <= y1 + tol)
+    cut[:, RIGHT] = (x2 < frame_w) & (boxes[:, 2] >= x2 - tol)
+    cut[:, BOTTOM] = (y2 < frame_h) & (boxes[:, 3] >= y2 - tol)
+    return cut
+
+
+# --------------------------------------------------------------------------- merging
+
+
+@dataclass(frozen=True)
+class ViewBoxes:
+    """Boxes from all views of one frame, in frame pixels, before merging."""
+
+    boxes: np.ndarray  # float32 (N, 4)
+    scores: np.ndarray  # float32 (N,)
+    view: np.ndarray  # int (N,): index of the view each box came from
+    cut: np.ndarray  # bool (N, 4): see cut_sides
+
+    @classmethod
+    def concat(cls, parts: Sequence[ViewBoxes]) -> ViewBoxes:
+        if not parts:
+            return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros((0, 4), bool))
+        return cls(
+            np.concatenate([p.boxes for p in parts]).astype(np.float32),
+            np.concatenate([p.scores for p in parts]).astype(np.float32),
+            np.concatenate([p.view for p in parts]).astype(np.int64),
+            np.concatenate([p.cut for p in parts]),
+        )
+
+
+def _axis_iou(lo_a: np.ndarray, hi_a: np.ndarray, lo_b: np.ndarray, hi_b: np.ndarray) -> np.ndarray:
+    """1-D IoU of every interval a with every interval b."""
+    inter = np.clip(np.minimum(hi_a[:, None], hi_b[None]) - np.maximum(lo_a[:, None], lo_b[None]), 0, None)
+    union = (hi_a - lo_a)[:, None] + (hi_b - lo_b)[None] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+def same_plate_matrix(found: ViewBoxes, iou: float, containment: float) -> np.ndarray:
+    """(N, N) bool: boxes i and j, from different views, show the same plate.
+
+    They do when their IoU is at least ``iou``; or one has at least ``containment`` of its area
+    inside the other (plates never nest, so this is a coarse or partial view of one plate); or
+    at least one is cut, they meet, and on every axis where neither is cut their extents agree
+    (1-D IoU at least ``iou``): two fragments of a plate split between neighbouring tiles.
+    """
+    b = found.boxes.astype(np.float64)
+    n = len(b)
+    pair_iou = box_iou(b, b)
+    tl = np.maximum(b[:, None, :2], b[None, :, :2])
+    br = np.minimum(b[:, None, 2:], b[None, :, 2:])
+    overlap_wh = np.clip(br - tl, 0, None)
+    inter = overlap_wh[..., 0] * overlap_wh[..., 1]
+    area = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    contained = inter / np.maximum(np.minimum(area[:, None], area[None]), 1e-9)
+
+    x_cut = found.cut[:, LEFT] | found.cut[:, RIGHT]
+    y_cut = found.cut[:, TOP] | found.cut[:, BOTTOM]
+    either_x_cut = x_cut[:, None] | x_cut[None]
+    either_y_cut = y_cut[:, None] | y_cut[None]
+    x_agrees = either_x_cut | (_axis_iou(b[:, 0], b[:, 2], b[:, 0], b[:, 2]) >= iou)
+    y_agrees = either_y_cut | (_axis_iou(b[:, 1], b[:, 3], b[:, 1], b[:, 3]) >= iou)
+    any_cut = (x_cut | y_cut)[:, None] | (x_cut | y_cut)[None]
+    fragments = any_cut & (inter > 0) & x_agrees & y_agrees
+
+    other_view = found.view[:, None] != found.view[None]
+    same = other_view & ((pair_iou >= iou) | (contained >= containment) | fragments)
+    np.fill_diagonal(same, False)
+    return same.reshape(n, n)
+
+
+def merge_views(found: ViewBoxes, method: Literal["nms", "wbf"], iou: float, containment: float) -> Detections:
+    """One box per plate from the boxes of all views, best score first.
+
+    Greedy like NMS: the best box not yet used (whole boxes before cut ones) starts a group,
+    which takes every box showing the same plate as it, plus fragments showing the same plate
+    as any member. A group with whole boxes gives the best one (``nms``) or their score-weighted
+    mean (``wbf``), its fragments dropped; a group of fragments only gives their union. The
+    score is the group's best: a plate seen in one view is no less likely for it.
+    """
+    n = len(found.boxes)
+    if n == 0:
+        return Detections.empty()
+    same = same_plate_matrix(found, iou, containment)
+    is_cut = found.cut.any(axis=1)
+    order = np.lexsort((-found.scores, is_cut))  # whole boxes first, then by score
+    used = np.zeros(n, dtype=bool)
+    out_boxes, out_scores = [], []
+    for seed in order:
+        if used[seed]:
+            continue
+        members = ~used & same[seed]
+        members[seed] = True
+        members |= ~used & is_cut & same[members].any(axis=0)
+        used |= members
+        whole = members & ~is_cut
+        if whole.any():
+            if method == "nms":
+                box = found.boxes[seed]
+            else:
+                weights = found.scores[whole].astype(np.float64)
+                box = (found.boxes[whole] * weights[:, None]).sum(axis=0) / max(weights.sum(), 1e-9)
+        else:
+            parts = found.boxes[members]
+            box = np.concatenate([parts[:, :2].min(axis=0), parts[:, 2:].max(axis=0)])
+        out_boxes.append(box)
+        out_scores.append(found.scores[members].max())
+    boxes = np.asarray(out_boxes, np.float32).reshape(-1, 4)
+    scores = np.asarray(out_scores, np.float32)
+    best_first = np.argsort(-scores, kind="stable")
+    return Detections(boxes[best_first], scores[best_first])
+
+
+# --------------------------------------------------------------------------- the detector
+
+
+class MultiViewDetector:
+    """Runs ``detector`` on the views ``config`` asks for and merges them: the same
+    ``detect(image) -> Detections`` as ``PlateDetector``, boxes in frame pixels.
+
+    ``last_timings`` holds each view's detector time in the last call and ``last_merge_ms`` the
+    merge's, for the bench and the service's latency figures. Not thread-safe (one loop calls it).
+    """
+
+    def __init__(self, detector: ViewDetector, config: StrategyConfig) -> None:
+        self.detector = detector
+        self.config = config
+        self.last_timings: tuple[ViewTiming, ...] = ()
+        self.last_merge_ms = 0.0
+        self._views_for_size: dict[tuple[int, int], list[View]] = {}
+
+    def views(self, frame_w: int, frame_h: int) -> list[View]:
+        """The views of a frame of this size (planned once per size)."""
+        key = (frame_w, frame_h)
+        if key not in self._views_for_size:
+            self._views_for_size[key] = plan_views(self.config, frame_w, frame_h)
+        return self._views_for_size[key]
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        """Plates in ``image_bgr`` (H, W, 3), merged across views, whose centre is in the roi."""
+        if image_bgr is None or image_bgr.ndim != 3:
+            raise ValueError(f"expected a BGR image of shape (H, W, 3), got {None if image_bgr is None else image_bgr.shape}")
+        frame_h, frame_w = image_bgr.shape[:2]
+        views = self.views(frame_w, frame_h)
+        parts, timings = [], []
+        for index, view in enumerate(views):
+            x1, y1, x2, y2 = view.rect
+            started = time.perf_counter()
+            found = self.detector.detect(image_bgr[y1:y2, x1:x2])
+            timings.append(ViewTiming(view, (time.perf_counter() - started) * 1000.0, len(found)))
+            boxes = found.boxes + np.array([x1, y1, x1, y1], np.float32)
+            parts.append(ViewBoxes(
+                boxes, found.scores, np.full(len(boxes), index),
+                cut_sides(boxes, view.rect, frame_w, frame_h, self.config.cut_edge_margin),
+            ))
+        started = time.perf_counter()
+        merged = merge_views(ViewBoxes.concat(parts), self.config.merge, self.config.merge_iou, self.config.merge_containment)
+        if self.config.roi is not None and len(merged):
+            merged = merged[centres_inside(merged.boxes, self.config.roi)]
+        self.last_merge_ms = (time.perf_counter() - started) * 1000.0
+        self.last_timings = tuple(timings)
+        return merged
