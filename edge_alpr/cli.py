@@ -16,6 +16,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import re
 import sys
 import traceback
@@ -59,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`edge-alpr detect ... | head`): stop quietly, and
+        # point stdout at /dev/null so the interpreter's final flush does not complain again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a real file (captured in tests)
+            pass
+        return 141
     except Exception:  # a bug: the traceback is what a bug report needs
         traceback.print_exc()
         return 1

@@ -533,18 +533,20 @@ class Notifier:
     """systemd's sd_notify: READY, WATCHDOG, STATUS, STOPPING. Silent outside systemd."""
 
     def __init__(self) -> None:
-        import sdnotify
+        from edge_alpr.notify import SystemdNotifier
 
-        self._notifier = sdnotify.SystemdNotifier()
-        self._last_ping = 0.0
+        self._notifier = SystemdNotifier()
+        # Ping at least twice per WatchdogSec, and at most once a second.
+        self._ping_s = min(_WATCHDOG_PING_S, self._notifier.watchdog_interval_s() or _WATCHDOG_PING_S)
+        self._last_ping = -float("inf")
 
     def send(self, message: str) -> None:
         self._notifier.notify(message)
 
     def watchdog(self) -> None:
         now = time.monotonic()
-        if now - self._last_ping >= _WATCHDOG_PING_S:
-            self._notifier.notify("WATCHDOG=1")
+        if now - self._last_ping >= self._ping_s:
+            self._notifier.watchdog()
             self._last_ping = now
 
 

@@ -212,8 +212,9 @@ class OpenCVCamera:
     def open(self) -> None:
         self.release()
         if self.kind == "v4l2":
-            if self.uri.startswith("/") and not Path(self.uri).exists():
-                raise SourceError(f"{self.uri}: no such camera device (is the camera plugged in? see `v4l2-ctl --list-devices`)")
+            device = self.uri if self.uri.startswith("/") else f"/dev/video{self.uri}"
+            if not Path(device).exists():
+                raise SourceError(f"{device}: no such camera device (is the camera plugged in? see `v4l2-ctl --list-devices`)")
             target: int | str = int(self.uri) if self.uri.isdigit() else self.uri
             capture = cv2.VideoCapture(target, cv2.CAP_V4L2)
         else:

@@ -256,3 +256,12 @@ def test_logging_is_journald_friendly(monkeypatch, capsys, journal, expected_sta
         assert err == expected_start + "\n"
     else:
         assert "WARNING" in err and "edge_alpr.test: careful" in err and "\x1b[" not in err
+
+
+def test_closed_stdout_pipe_exits_quietly(capsys, fake_command) -> None:
+    def writes_to_a_closed_pipe(argv):
+        raise BrokenPipeError
+
+    fake_command(writes_to_a_closed_pipe)
+    code, _, err = run_cli(capsys, "bench")
+    assert code == 141 and err == ""

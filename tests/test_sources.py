@@ -155,9 +155,10 @@ def test_stream_passwords_are_hidden_in_descriptions(url, shown) -> None:
     assert _hide_password(url) == shown
 
 
-def test_missing_v4l2_device_is_a_source_error() -> None:
+@pytest.mark.parametrize("uri", ["/dev/video97", "97"])
+def test_missing_v4l2_device_is_a_source_error(uri) -> None:
     with pytest.raises(SourceError, match="/dev/video97: no such camera device"):
-        open_source(SourceConfig(kind="v4l2", uri="/dev/video97"))
+        open_source(SourceConfig(kind="v4l2", uri=uri))
 
 
 def test_picamera2_without_the_package_says_how_to_install_it(monkeypatch) -> None:
