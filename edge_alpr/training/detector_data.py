@@ -105,7 +105,7 @@ class PlateBank:
         self.plates: list[np.ndarray] = []
         for _ in range(n):
             plate = render_plate(random_plate_text(rng), rng)
-            self.plates.append(degrade(plate.image, rng, strength=0.6))
+            self.plates.append(degrade(plate.image, rng, strength=0.6, warp=False))
 
     def pick(self, rng: np.random.Generator) -> np.ndarray:
         return self.plates[int(rng.integers(len(self.plates)))]
