@@ -244,17 +244,29 @@ def test_sigterm_flushes_open_tracks_as_events_and_restores_the_handler(street_v
     assert sinks.closed
 
 
+class StopFromThreadAfter(SignalAfter):
+    """A source that, after ``frames`` frames, has another thread set the stop event."""
+
+    def __init__(self, source: VideoFileSource, frames: int, stop: threading.Event) -> None:
+        super().__init__(source, frames)
+        self.stop = stop
+
+    def read(self) -> Frame | None:
+        frame = self.source.read()
+        if frame is not None and frame.index == self.frames:
+            setter = threading.Thread(target=self.stop.set)
+            setter.start()
+            setter.join()
+        return frame
+
+
 def test_stop_event_from_another_thread_stops_a_looping_source(street_video) -> None:
     stop = threading.Event()
-    cfg = config(street_video, source={"kind": "file", "uri": str(street_video), "loop": True})
-    timer = threading.Timer(1.0, stop.set)
-    timer.start()
-    try:
-        code, sinks = run(cfg, stop_event=stop)
-    finally:
-        timer.cancel()
+    looping = VideoFileSource(street_video, loop=True)
+    code, sinks = run(config(street_video), stop_event=stop, source=StopFromThreadAfter(looping, FRAMES + 10, stop))
     assert code == 0 and sinks.closed
-    assert sinks.statuses[-1]["frames_in"] > FRAMES  # it looped until stopped
+    assert sinks.statuses[-1]["frames_in"] == FRAMES + 11  # it looped, and stopped after that frame
+    assert looping.finished  # closed on the way out
 
 
 def test_early_emit_reports_while_the_vehicle_is_in_view_and_only_once(street_video) -> None:

@@ -233,8 +233,10 @@ class ReaderConfig(StrictModel):
     )
     max_reads_per_track: int = Field(
         5, ge=1, le=50,
-        description="Most reader runs per track (K): the best-K crops by quality are read. More reads make "
-        "the vote more reliable, but each costs a reader run.",
+        description="Reads kept per track for the vote (K). A crop is read while the track has fewer than K "
+        "reads, or when it is better (bigger x sharper x more head-on) than the worst kept read, which it "
+        "replaces; only the K crops are kept in memory. More makes the vote more reliable; each read costs "
+        "a reader run.",
     )
     min_frames_between_reads: int = Field(
         2, ge=0, le=100,
