@@ -665,11 +665,20 @@ def _loop(cfg: AppConfig, source: FrameSource, pipeline: Pipeline, outputs: Even
                 log.info("%s ended", source.describe())
                 return
         else:
-            for emitted in pipeline.process(frame):
+            for emitted in _process(pipeline, frame):
                 _publish(outputs, emitted, pipeline, frame.index)
         if time.monotonic() >= next_status:
             next_status = time.monotonic() + cfg.status_interval_s
             _send_status(outputs, status, notifier)
+
+
+def _process(pipeline: Pipeline, frame: Frame) -> list[EmittedEvent]:
+    """The stages catch their own failures; this is the last guard, for a bug between them."""
+    try:
+        return pipeline.process(frame)
+    except Exception as error:
+        pipeline.errors.report("pipeline", frame.index, error)
+        return []
 
 
 def _publish(outputs: EventOutputs, emitted: EmittedEvent, pipeline: Pipeline, frame_index: int) -> None:

@@ -449,3 +449,32 @@ def test_pipeline_flush_reports_tracks_still_open() -> None:
     flushed = pipeline.flush()
     assert [e.event.plate for e in flushed] == ["KA01AB1234"]
     assert pipeline.active_tracks() == 0 and pipeline.flush() == []
+
+
+class ExplodingTracker:
+    """Stands in for a tracker with a bug that shows on one frame."""
+
+    def __init__(self, real, bad_frame: int) -> None:
+        self.real, self.bad_frame = real, bad_frame
+
+    def update(self, detections, frame_index):
+        if frame_index == self.bad_frame:
+            raise IndexError("a bug in a stage")
+        return self.real.update(detections, frame_index)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_an_unexpected_error_inside_the_pipeline_costs_one_frame(street_video, monkeypatch) -> None:
+    original_init = Pipeline.__init__
+
+    def init_with_bad_tracker(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.tracker = ExplodingTracker(self.tracker, bad_frame=30)
+
+    monkeypatch.setattr(Pipeline, "__init__", init_with_bad_tracker)
+    code, sinks = run(config(street_video))
+    assert code == 0
+    assert [e.plate for e in sinks.events] == ["KA01AB1234", "TN09BC4321", "MH12DE5678"]
+    assert sinks.statuses[-1]["errors"] == {"pipeline": 1}
