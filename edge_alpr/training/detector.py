@@ -22,6 +22,7 @@ from edge_alpr.training.detector_data import (
     Sample,
     data_version,
     load_split,
+    scene_samples,
     val_input,
 )
 from edge_alpr.training.yolo import STRIDES, YoloLoss, YoloV4Tiny, kmeans_anchors
@@ -45,6 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--synthetic-plates", type=int, default=1500, help="rendered Indian plates to paste (0: none)")
+    p.add_argument("--synthetic-scenes", type=int, default=2, help="generated roadside videos whose frames join training")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / "detector")
     p.add_argument("--models-dir", type=Path, default=common.DEFAULT_MODELS)
     p.add_argument("--checkpoint-minutes", type=float, default=10.0)
@@ -163,6 +165,10 @@ def train(args: argparse.Namespace) -> int:
     train_set, val_set, counts = load_split(args.datasets, extra)
     if args.limit:
         train_set, val_set = train_set[: args.limit], val_set[: max(2, args.limit // 4)]
+    if args.synthetic_scenes:
+        scenes = scene_samples(args.synthetic_scenes, args.seed)
+        train_set += scenes
+        counts["synthetic_scenes"] = {"train": len(scenes), "val": 0}
     if not train_set:
         log.error("no training photos found under %s", args.datasets)
         return 5
@@ -294,6 +300,7 @@ def finish(args, model, anchors, train_set, val_set, counts, history, use_bf16) 
             "fine_tuned": bool(args.fine_tune),
             "data": counts, "data_version": data_version(train_set, val_set, counts),
             "synthetic_indian_plates": args.synthetic_plates,
+            "synthetic_scene_videos": args.synthetic_scenes,
             "validation": "openlpr val split + a fixed 20% (file-name hash) of openalpr_us, openalpr_br, "
                           "in_olx_scenes (plus olx photos whose plate is in in_plates val); never trained on",
             "history": history,

@@ -84,6 +84,34 @@ def load_split(datasets_dir: Path, extra: list[tuple[Path, float]] = ()) -> tupl
     return _drop_val_duplicates(train, val, counts), val, counts
 
 
+def scene_samples(n_videos: int, seed: int, every: int = 3, work_dir: Path | None = None) -> list[Sample]:
+    """Frames of generated roadside videos (synth.scenes) with their plate boxes: whole
+    vehicles approaching, plates from far to near. Training only, never validation."""
+    import tempfile
+
+    from edge_alpr.synth.scenes import make_video
+
+    out: list[Sample] = []
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        for k in range(n_videos):
+            path = Path(tmp) / f"scene{k}.mp4"
+            truth = make_video(path, seed=seed + 1000 + k, n_vehicles=8)
+            cap = cv2.VideoCapture(str(path))
+            index = 0
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if index % every == 0:
+                    boxes = [v.boxes[index] for v in truth.vehicles if index in v.boxes]
+                    scale = MAX_SIDE / max(frame.shape[:2])
+                    frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                    out.append(Sample(frame, np.array(boxes, np.float32).reshape(-1, 4) * scale, "synthetic_scenes"))
+                index += 1
+            cap.release()
+    return out
+
+
 def _drop_val_duplicates(train: list[Sample], val: list[Sample], counts: dict) -> list[Sample]:
     """openlpr's train split repeats some of its val photos: training on them would flatter the
     validation figures, so a training photo whose perceptual hash matches a val photo goes."""
