@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from bench.strategies import BenchFrame, Photo, Tally, paste_vehicle, plate_buckets
 from edge_alpr.config.strategy import StrategyConfig
 from edge_alpr.errors import ConfigError
 from edge_alpr.tiling import (
@@ -358,3 +359,50 @@ def test_two_scale_on_a_frame_no_bigger_than_a_tile_runs_the_detector_once():
     detector = MultiViewDetector(fake, StrategyConfig(mode="two_scale", tile_size=640))
     detector.detect(painted_frame(640, 480, [(100, 100, 200, 130)]))
     assert fake.seen_shapes == [(480, 640)]
+
+
+# --------------------------------------------------------------------------- the strategy bench's bookkeeping
+
+
+@pytest.mark.parametrize(
+    "box, frame_width, expected",
+    [
+        ((0, 0, 50, 10), 1920, ("<3%", "one")),  # 2.6 % wide, 5:1
+        ((0, 0, 100, 20), 1920, ("3-6%", "one")),  # 5.2 %
+        ((0, 0, 130, 70), 1920, (">6%", "two")),  # 6.8 %, 1.9:1
+        ((0, 0, 60, 30), 1000, ("3-6%", "two")),  # exactly 2:1 is below 2.2
+        ((0, 0, 66, 30), 1000, (">6%", "one")),  # exactly 2.2:1 counts as one line
+    ],
+)
+def test_bench_buckets_plates_by_relative_width_and_aspect(box, frame_width, expected):
+    assert plate_buckets(np.array(box, np.float32), frame_width) == expected
+
+
+def test_bench_tally_splits_hits_misses_and_false_boxes_by_bucket():
+    frame = BenchFrame(
+        group="test",
+        image=np.zeros((1000, 1000, 3), np.uint8),
+        boxes=np.array([[100, 100, 120, 110], [500, 500, 600, 530], [800, 800, 840, 820]], np.float32),
+        ignore=np.array([False, False, True]),
+        roi=None,
+    )
+    predictions = np.array([[500, 500, 600, 530], [200, 200, 300, 250], [800, 800, 840, 820]], np.float32)
+    tally = Tally()
+    tally.add(frame, predictions, np.array([0.9, 0.8, 0.7], np.float32), ms=12.0, runs=3)
+    assert (tally.tp["all"], tally.fn["all"], tally.fp["all"]) == (1, 1, 1)  # the ignored plate counts nowhere
+    assert tally.recall("<3%") == 0.0 and tally.recall(">6%") == 1.0
+    assert tally.precision(">6%") == 0.5  # the false 10 %-wide box is in the >6 % bucket
+    assert tally.recall("3-6%") is None  # no plate of that width
+
+
+def test_bench_paste_maps_the_plate_box_into_the_frame(tmp_path):
+    photo_image = painted_frame(400, 300, [(150, 200, 250, 230)])
+    cv2.imwrite(str(tmp_path / "car.png"), photo_image)
+    photo = Photo(tmp_path / "car.png", np.array([[150, 200, 250, 230]], np.float32))
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    boxes = paste_vehicle(frame, photo, (300, 400, 1600, 1000), np.random.default_rng(3))
+    ys, xs = np.nonzero(np.all(frame == PLATE_BGR, axis=2))
+    painted = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    assert boxes[0] == pytest.approx(painted, abs=1.5)
+    assert 0.01 * 1920 - 1 <= painted[2] - painted[0] <= 0.06 * 1920 + 1
+    assert 300 <= painted[0] and painted[2] <= 1600 and 400 <= painted[1] and painted[3] <= 1000

@@ -1,0 +1,380 @@
+"""Which detector strategy to use for which frame size: whole frame, roi crop, tiles, two scales.
+
+    python bench/strategies.py [--model models/plate_detector_int8.tflite] [--datasets ../shared/datasets] [--threads 2]
+
+Runs every strategy on the same frames in one go:
+
+* the detector's validation photos (the fixed split of ``training/detector_data.is_val``) at
+  their own size, grouped by long side (<= 640, <= 1280, larger);
+* large frames, 1920x1080 and 1150x1750 portrait, made from them: a validation photo scaled so
+  its plate is 1-6 % of the frame width, pasted so the plate lies in a fixed road region (the
+  frame's roi), over a blurred, enlarged copy of another validation photo whose plates were
+  painted out first. Plates centred outside the roi count for no strategy.
+
+For each frame size and strategy it prints the ms per frame, the detector runs per frame, and
+recall/precision at IoU 0.5 by plate width relative to the frame width (<3 %, 3-6 %, >6 %) and by
+layout (box w/h < 2.2 is a two-line plate), then the default it recommends for that frame size
+and why. Timings are of this machine; pass ``--device-slowdown`` (target ms / ms here for one
+detector run, e.g. from ``edge-alpr bench`` on the Pi) to judge real time on the target.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run as a script from a source checkout
+    sys.path.insert(0, str(REPO_ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from edge_alpr.config.strategy import StrategyConfig  # noqa: E402
+from edge_alpr.datasets.manifest import load_manifest  # noqa: E402
+from edge_alpr.errors import EdgeAlprError  # noqa: E402
+from edge_alpr.evaluation.metrics import latency_summary, match_boxes  # noqa: E402
+from edge_alpr.tiling import MultiViewDetector, ViewDetector, centres_inside  # noqa: E402
+from edge_alpr.training.detector_data import DETECTOR_SETS, is_val, reader_val_texts  # noqa: E402
+
+IOU_THRESHOLD = 0.5
+TWO_LINE_ASPECT = 2.2  # box w/h below this is a two-line (square-ish) plate
+SIZE_BUCKETS = ("<3%", "3-6%", ">6%")
+LAYOUT_BUCKETS = ("one", "two")
+PLATE_WIDTH_RANGE = (0.01, 0.06)  # of the frame width, for the large frames
+MAX_UPSCALE = 2.5  # a photo enlarged more than this is too blurred to stand for a real camera
+MIN_VISIBLE = 0.6  # a plate less visible than this after pasting is ignored, not counted
+F1_TIE = 0.01  # strategies this close in F1 are equally good: the cheaper one wins
+
+#: The strategies compared, by name. Those needing a roi run only on frames that have one.
+STRATEGIES: dict[str, StrategyConfig] = {
+    "whole": StrategyConfig(mode="whole"),
+    "tiles640": StrategyConfig(mode="tiles", tile_size=640, tile_overlap=0.25),
+    "two_scale640": StrategyConfig(mode="two_scale", far="tiles", tile_size=640, tile_overlap=0.25, merge="wbf"),
+    "two_scale640_nms": StrategyConfig(mode="two_scale", far="tiles", tile_size=640, tile_overlap=0.25, merge="nms"),
+    "two_scale960": StrategyConfig(mode="two_scale", far="tiles", tile_size=960, tile_overlap=0.25, merge="wbf"),
+}
+#: Strategies that need a site's roi; ``roi`` is filled in per frame.
+ROI_STRATEGIES: dict[str, StrategyConfig] = {
+    "roi": StrategyConfig(mode="roi", roi=[(0, 0), (1, 1)]),
+    "two_scale_roi": StrategyConfig(mode="two_scale", far="roi", roi=[(0, 0), (1, 1)]),
+    "two_scale640_in_roi": StrategyConfig(mode="two_scale", far="tiles", tile_size=640, roi=[(0, 0), (1, 1)]),
+}
+#: Defaults must work without a site's roi, so only these are candidates.
+DEFAULT_CANDIDATES = tuple(STRATEGIES)
+
+
+@dataclass(frozen=True)
+class Photo:
+    path: Path
+    boxes: np.ndarray  # (N, 4) plate boxes in the photo's pixels
+
+    def load(self) -> np.ndarray:
+        image = cv2.imread(str(self.path))
+        if image is None:
+            raise EdgeAlprError(f"{self.path}: unreadable image")
+        return image
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A large frame size and the road region its plates are placed in (fractions of the frame)."""
+
+    name: str
+    width: int
+    height: int
+    road: tuple[float, float, float, float]
+
+    def roi(self) -> list[tuple[int, int]]:
+        x1, y1, x2, y2 = (round(f * s) for f, s in zip(self.road, (self.width, self.height) * 2))
+        return [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+
+
+LAYOUTS = (
+    Layout("1920x1080 synthetic", 1920, 1080, (0.15, 0.35, 0.85, 0.97)),
+    Layout("1150x1750 portrait synthetic", 1150, 1750, (0.05, 0.4, 0.95, 0.95)),
+)
+
+
+@dataclass(frozen=True)
+class BenchFrame:
+    group: str
+    image: np.ndarray
+    boxes: np.ndarray  # (N, 4) ground truth in frame pixels
+    ignore: np.ndarray  # (N,) plates that count for nothing (cut off, outside the roi)
+    roi: list[tuple[int, int]] | None
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def validation_photos(datasets_dir: Path) -> list[Photo]:
+    """The detector's validation photos, the same split training holds out."""
+    held_out = reader_val_texts(datasets_dir)
+    photos = []
+    for name in DETECTOR_SETS:
+        manifest = datasets_dir / name / "manifest.jsonl"
+        if not manifest.is_file():
+            continue
+        for row in load_manifest(manifest):
+            if is_val(row, name, held_out):
+                boxes = np.array([p.box for p in row.plates], np.float32).reshape(-1, 4)
+                photos.append(Photo(row.image, boxes))
+    return photos
+
+
+def photo_group(width: int, height: int) -> str:
+    long_side = max(width, height)
+    if long_side <= 640:
+        return "photos, long side <= 640 px"
+    return "photos, long side 641-1280 px" if long_side <= 1280 else "photos, long side > 1280 px"
+
+
+def photo_frames(photos: list[Photo]) -> Iterator[BenchFrame]:
+    for photo in photos:
+        image = photo.load()
+        yield BenchFrame(photo_group(image.shape[1], image.shape[0]), image, photo.boxes, np.zeros(len(photo.boxes), bool), None)
+
+
+def blurred_background(photo: Photo, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """The photo with its plates painted out, enlarged to cover the frame and blurred, so it looks
+    like an out-of-focus scene and holds no plate the truth does not list."""
+    image = photo.load()
+    fill = np.median(image.reshape(-1, 3), axis=0)
+    for x1, y1, x2, y2 in photo.boxes.astype(int):
+        image[max(0, y1) : y2, max(0, x1) : x2] = fill
+    scale = max(width / image.shape[1], height / image.shape[0])
+    big = cv2.resize(image, (math.ceil(image.shape[1] * scale), math.ceil(image.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
+    x0 = int(rng.integers(0, big.shape[1] - width + 1))
+    y0 = int(rng.integers(0, big.shape[0] - height + 1))
+    return cv2.GaussianBlur(big[y0 : y0 + height, x0 : x0 + width], (0, 0), sigmaX=width / 200)
+
+
+def paste_vehicle(frame: np.ndarray, vehicle: Photo, road: tuple[int, int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """Paste the photo scaled so its widest plate is 1-6 % of the frame width, with that plate
+    inside ``road``; returns the photo's plate boxes in frame pixels (before clipping)."""
+    height, width = frame.shape[:2]
+    image = vehicle.load()
+    widths = vehicle.boxes[:, 2] - vehicle.boxes[:, 0]
+    anchor = vehicle.boxes[int(np.argmax(widths))]
+    scale = min(rng.uniform(*PLATE_WIDTH_RANGE) * width / max(float(widths.max()), 1.0), MAX_UPSCALE)
+    small = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    plate = anchor * scale
+    rx1, ry1, rx2, ry2 = road
+    ox = round(rng.uniform(rx1 - plate[0], max(rx1 - plate[0], rx2 - plate[2])))
+    oy = round(rng.uniform(ry1 - plate[1], max(ry1 - plate[1], ry2 - plate[3])))
+    # The part of the scaled photo that lands inside the frame.
+    fx1, fy1 = max(0, ox), max(0, oy)
+    fx2, fy2 = min(width, ox + small.shape[1]), min(height, oy + small.shape[0])
+    if fx2 > fx1 and fy2 > fy1:
+        frame[fy1:fy2, fx1:fx2] = small[fy1 - oy : fy2 - oy, fx1 - ox : fx2 - ox]
+    return vehicle.boxes * scale + np.array([ox, oy, ox, oy], np.float32)
+
+
+def large_frames(photos: list[Photo], layout: Layout, count: int, seed: int) -> Iterator[BenchFrame]:
+    vehicles = [p for p in photos if len(p.boxes)]
+    if not vehicles or len(photos) < 2:
+        return
+    roi = layout.roi()
+    road = (roi[0][0], roi[0][1], roi[2][0], roi[2][1])
+    order = np.random.default_rng(seed).permutation(len(vehicles))
+    for i in range(count):
+        rng = np.random.default_rng([seed, layout.width, layout.height, i])
+        vehicle = vehicles[int(order[i % len(order)])]
+        pick = int(rng.integers(len(photos)))
+        if photos[pick].path == vehicle.path:
+            pick = (pick + 1) % len(photos)
+        background = photos[pick]
+        frame = blurred_background(background, layout.width, layout.height, rng)
+        boxes = paste_vehicle(frame, vehicle, road, rng)
+        clipped = boxes.copy()
+        clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, layout.width)
+        clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, layout.height)
+        area = lambda b: np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)  # noqa: E731
+        visible = area(clipped) >= MIN_VISIBLE * np.maximum(area(boxes), 1e-6)
+        keep = area(clipped) > 0
+        clipped = clipped[keep]
+        ignore = ~visible[keep] | ~centres_inside(clipped, roi)
+        yield BenchFrame(layout.name, frame, clipped, ignore, roi)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def plate_buckets(box: np.ndarray, frame_width: int) -> tuple[str, str]:
+    """(width bucket, layout bucket) of a plate box."""
+    w, h = float(box[2] - box[0]), float(box[3] - box[1])
+    relative = w / frame_width
+    size = "<3%" if relative < 0.03 else ("3-6%" if relative <= 0.06 else ">6%")
+    return size, ("two" if w / max(h, 1e-6) < TWO_LINE_ASPECT else "one")
+
+
+@dataclass
+class Tally:
+    """One strategy's results on one frame size."""
+
+    ms: list[float] = field(default_factory=list)
+    runs: list[int] = field(default_factory=list)
+    tp: Counter = field(default_factory=Counter)
+    fn: Counter = field(default_factory=Counter)
+    fp: Counter = field(default_factory=Counter)
+
+    def add(self, frame: BenchFrame, boxes: np.ndarray, scores: np.ndarray, ms: float, runs: int) -> None:
+        self.ms.append(ms)
+        self.runs.append(runs)
+        width = frame.image.shape[1]
+        match = match_boxes(boxes, scores, frame.boxes, IOU_THRESHOLD, frame.ignore)
+        for p, g in match.pairs:
+            if not frame.ignore[g]:
+                for bucket in ("all", *plate_buckets(frame.boxes[g], width)):
+                    self.tp[bucket] += 1
+        for g in match.unmatched_gts:
+            if not frame.ignore[g]:
+                for bucket in ("all", *plate_buckets(frame.boxes[g], width)):
+                    self.fn[bucket] += 1
+        for p in match.unmatched_preds:
+            for bucket in ("all", *plate_buckets(boxes[p], width)):
+                self.fp[bucket] += 1
+
+    def recall(self, bucket: str = "all") -> float | None:
+        found, total = self.tp[bucket], self.tp[bucket] + self.fn[bucket]
+        return found / total if total else None
+
+    def precision(self, bucket: str = "all") -> float | None:
+        made = self.tp[bucket] + self.fp[bucket]
+        return self.tp[bucket] / made if made else None
+
+    def f1(self) -> float:
+        r, p = self.recall() or 0.0, self.precision() or 0.0
+        return 2 * r * p / (r + p) if r + p else 0.0
+
+    def mean_ms(self) -> float:
+        return latency_summary(self.ms)["mean"]
+
+
+def run_strategies(detector: ViewDetector, frames: Iterator[BenchFrame]) -> dict[str, dict[str, Tally]]:
+    """Every applicable strategy on every frame: ``{group: {strategy: Tally}}``."""
+    results: dict[str, dict[str, Tally]] = {}
+    plain = {name: MultiViewDetector(detector, cfg) for name, cfg in STRATEGIES.items()}
+    for frame in frames:
+        runners = dict(plain)
+        if frame.roi is not None:
+            runners.update({name: MultiViewDetector(detector, cfg.model_copy(update={"roi": frame.roi}))
+                            for name, cfg in ROI_STRATEGIES.items()})
+        tallies = results.setdefault(frame.group, {})
+        for name, runner in runners.items():
+            started = time.perf_counter()
+            found = runner.detect(frame.image)
+            ms = (time.perf_counter() - started) * 1000.0
+            tallies.setdefault(name, Tally()).add(frame, found.boxes, found.scores, ms, len(runner.last_timings))
+    return results
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value: float | None) -> str:
+    return "  -  " if value is None else f"{value:5.2f}"
+
+
+def print_group(group: str, tallies: dict[str, Tally]) -> None:
+    any_tally = next(iter(tallies.values()))
+    plates = {b: any_tally.tp[b] + any_tally.fn[b] for b in ("all", *SIZE_BUCKETS, *LAYOUT_BUCKETS)}
+    print(f"\n== {group}: {len(any_tally.ms)} frames, {plates['all']} plates "
+          f"({', '.join(f'{b} {plates[b]}' for b in (*SIZE_BUCKETS, *LAYOUT_BUCKETS))})")
+    buckets = ("all", *SIZE_BUCKETS, *LAYOUT_BUCKETS)
+    print(f"{'strategy':<20} {'runs':>4} {'ms mean':>8} {'ms p95':>7} " + " ".join(f"{'R/P ' + b:>11}" for b in buckets))
+    for name, tally in tallies.items():
+        lat = latency_summary(tally.ms)
+        cells = " ".join(f"{_fmt(tally.recall(b))}/{_fmt(tally.precision(b))}" for b in buckets)
+        print(f"{name:<20} {np.mean(tally.runs):4.1f} {lat['mean']:8.1f} {lat['p95']:7.1f} {cells}")
+
+
+def choose_default(tallies: dict[str, Tally], budget_ms: float, slowdown: float) -> tuple[str, str]:
+    """(strategy, reason): the best F1 among the roi-free strategies, the one with the fewest
+    detector runs when within ``F1_TIE``; the reason says whether it keeps up at the target
+    detection rate."""
+    candidates = {n: t for n, t in tallies.items() if n in DEFAULT_CANDIDATES}
+    best_f1 = max(t.f1() for t in candidates.values())
+    # Among equals, fewer detector runs, then the simpler strategy (listed first): ms are noisy.
+    order = list(DEFAULT_CANDIDATES)
+    name = min((n for n, t in candidates.items() if t.f1() >= best_f1 - F1_TIE),
+               key=lambda n: (np.mean(candidates[n].runs), order.index(n)))
+    chosen, whole = candidates[name], candidates["whole"]
+    target_ms = chosen.mean_ms() * slowdown
+    reason = (f"F1 {chosen.f1():.2f} (whole {whole.f1():.2f}); recall <3% {_fmt(chosen.recall('<3%')).strip()} "
+              f"(whole {_fmt(whole.recall('<3%')).strip()}); {np.mean(chosen.runs):.1f} detector runs, "
+              f"{target_ms:.0f} ms per detected frame on the target")
+    if target_ms <= budget_ms:
+        reason += f", within the {budget_ms:.0f} ms budget on every frame"
+    else:
+        share = budget_ms / target_ms
+        every_n = math.ceil(target_ms / budget_ms)
+        reason += (f": real time only if motion gating and detect_every_n_frames leave at most {share:.0%} of "
+                   f"frames to the detector (e.g. detect_every_n_frames >= {every_n})")
+        affordable = [n for n, t in candidates.items() if t.mean_ms() * slowdown <= budget_ms]
+        if affordable:
+            fallback = max(affordable, key=lambda n: candidates[n].f1())
+            reason += f"; within budget on every frame: {fallback} (F1 {candidates[fallback].f1():.2f})"
+    return name, reason
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "plate_detector_int8.tflite")
+    parser.add_argument("--datasets", type=Path, default=REPO_ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--threads", type=int, default=2, help="detector CPU threads")
+    parser.add_argument("--synthetic", type=int, default=100, help="large frames per layout (default 100)")
+    parser.add_argument("--limit", type=int, default=None, help="use at most this many validation photos (quick runs)")
+    parser.add_argument("--detect-fps", type=float, default=5.0,
+                        help="detected frames per second the target must sustain (default 5: a plate crossing "
+                        "the view in a second is still detected ~5 times)")
+    parser.add_argument("--device-slowdown", type=float, default=1.0,
+                        help="target device ms / this machine's ms for one detector run (default 1: judge on this machine)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not any((args.datasets / name / "manifest.jsonl").is_file() for name in DETECTOR_SETS):
+        print(f"skipped: no detector datasets under {args.datasets} (expected {', '.join(DETECTOR_SETS)})")
+        return 0
+    from edge_alpr.detector import PlateDetector
+
+    try:
+        detector = PlateDetector(args.model, num_threads=args.threads)
+        photos = validation_photos(args.datasets)[: args.limit]
+        if not photos:
+            print(f"skipped: no validation photos found under {args.datasets}")
+            return 0
+        load = os.getloadavg()[0]
+        print(f"model {args.model} ({detector.model_info['version']}, input {detector.input_size} px), "
+              f"{args.threads} threads, load average {load:.1f} on {os.cpu_count()} CPUs"
+              + (" (busy machine: timings are inflated)" if load > 0.5 * (os.cpu_count() or 1) else ""))
+        frames = itertools.chain(photo_frames(photos), *(large_frames(photos, layout, args.synthetic, args.seed) for layout in LAYOUTS))
+        results = run_strategies(detector, frames)
+    except EdgeAlprError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    for group, tallies in results.items():
+        print_group(group, tallies)
+    budget_ms = 1000.0 / args.detect_fps
+    print(f"\nRecommended default per frame size (budget {budget_ms:.0f} ms per detected frame at {args.detect_fps:g} "
+          f"detections/s, target = this machine x {args.device_slowdown:g}):")
+    for group, tallies in results.items():
+        name, reason = choose_default(tallies, budget_ms, args.device_slowdown)
+        print(f"  {group}: {name} - {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
