@@ -81,8 +81,8 @@ def roi_bounds(polygon: Sequence[tuple[float, float]], frame_w: int | None = Non
     """The polygon's bounding box in whole pixels (grown outwards), clipped to the frame when its
     size is given. Raises ``ConfigError`` when the polygon lies entirely outside the frame."""
     points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    x1, y1 = np.floor(points.min(axis=0)).astype(int)
-    x2, y2 = np.ceil(points.max(axis=0)).astype(int)
+    x1, y1 = (int(v) for v in np.floor(points.min(axis=0)))
+    x2, y2 = (int(v) for v in np.ceil(points.max(axis=0)))
     if frame_w is not None and frame_h is not None:
         clipped = max(0, x1), max(0, y1), min(frame_w, x2), min(frame_h, y2)
         if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
@@ -91,7 +91,7 @@ def roi_bounds(polygon: Sequence[tuple[float, float]], frame_w: int | None = Non
                 f"{frame_w}x{frame_h} frame; give roi points in this camera's frame pixels"
             )
         return clipped
-    return int(x1), int(y1), int(x2), int(y2)
+    return x1, y1, x2, y2
 
 
 def polygon_mask(polygon: Sequence[tuple[float, float]], frame_w: int, frame_h: int) -> np.ndarray:
@@ -212,7 +212,6 @@ def same_plate_matrix(found: ViewBoxes, iou: float, containment: float) -> np.nd
     (1-D IoU at least ``iou``): two fragments of a plate split between neighbouring tiles.
     """
     b = found.boxes.astype(np.float64)
-    n = len(b)
     pair_iou = box_iou(b, b)
     tl = np.maximum(b[:, None, :2], b[None, :, :2])
     br = np.minimum(b[:, None, 2:], b[None, :, 2:])
@@ -233,7 +232,7 @@ def same_plate_matrix(found: ViewBoxes, iou: float, containment: float) -> np.nd
     other_view = found.view[:, None] != found.view[None]
     same = other_view & ((pair_iou >= iou) | (contained >= containment) | fragments)
     np.fill_diagonal(same, False)
-    return same.reshape(n, n)
+    return same
 
 
 def merge_views(found: ViewBoxes, method: Literal["nms", "wbf"], iou: float, containment: float) -> Detections:
