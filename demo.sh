@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup-dev.sh test
-exec .venv/bin/edge-alpr run --config config/demo.yaml "$@"
+exec .venv/bin/edge-alpr run --config config/demo.yaml --print-events "$@"
