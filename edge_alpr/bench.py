@@ -7,8 +7,8 @@
     common options:          [--config FILE] [--models DIR] [--datasets DIR] [--json]
 
 * ``pipeline`` replays a video (default: a generated 1280x720, 25 fps roadside clip) through
-  the daemon's own ``Pipeline`` as fast as it can, once with motion gating as configured-on
-  and once with it off, so the gain of gating is a ratio from one run. The stage latencies
+  the daemon's own ``Pipeline`` as fast as it can, once with motion gating on and once with
+  it off, so the gain of gating is a ratio measured in one run. The stage latencies
   are the ones the pipeline measures itself; only decoding is timed here. Events are
   collected in memory (no sinks).
 * ``detector`` times ``PlateDetector.detect`` (letterbox, inference, decoding, NMS) of the
@@ -27,6 +27,7 @@ the machine does: a warning is printed when the 1-minute load average is above 1
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import math
@@ -69,8 +70,8 @@ SECONDS_PER_VEHICLE = 2.5  # synth.scenes' default pass length
 #: Rendered plates stand in for real crops when the datasets are absent.
 RENDERED_CROPS = 200
 
-# Tesseract reads best with characters about this tall (its LSTM models are trained on
-# text of roughly this size); crops are scaled to it before reading.
+# Crops are scaled so their characters are about this tall before Tesseract reads them: the
+# same size for every crop whatever its own resolution, and comfortably large for Tesseract.
 TESSERACT_TEXT_HEIGHT_PX = 50
 # Character height as a share of a tight plate crop: Indian plates carry 65 mm characters on a
 # 500x120 mm one-line plate, and two lines of them on a 340x200 mm two-line plate.
@@ -407,14 +408,14 @@ def bench_pipeline(cfg: AppConfig, video: Path | None, seconds: float | None, th
 
     if threads is not None:
         cfg.detector.num_threads = threads
+    detector, reader = build_detector(cfg), build_reader(cfg)  # a missing model stops us before the clip is made
+    after_models = memory_now()
     with tempfile.TemporaryDirectory(prefix="edge-alpr-bench-") as tmp:
         generated = video is None
         if video is None:
             seconds = GENERATED_SECONDS if seconds is None else seconds
             video = generate_clip(Path(tmp), seconds)
         size, fps = video_properties(video)
-        detector, reader = build_detector(cfg), build_reader(cfg)
-        after_models = memory_now()
         _warm_up(video, detector, reader)
         runs = []
         for gating in (True, False):
@@ -467,7 +468,8 @@ def format_pipeline(report: PipelineReport) -> str:
         ["wall time (decoding included)", *(f"{r.wall_s:.1f} s" for r in runs)],
         ["frames/s", *(f"{r.fps:.1f}" for r in runs)],
         [f"real-time factor (frames/s / {report.video_fps:g} fps)", *(fmt_ratio(r.realtime_factor) for r in runs)],
-        ["frames skipped by motion gate", *(f"{fmt_pct(r.skipped_share)} ({r.skipped_by_motion}/{r.frames})" for r in runs)],
+        ["frames skipped by motion gate",
+         *(f"{fmt_pct(r.skipped_share)} ({r.skipped_by_motion}/{r.frames})" for r in runs)],
         ["detector runs", *(str(r.detector_runs) for r in runs)],
     ]
     for stage in STAGE_ORDER:
@@ -492,7 +494,9 @@ def format_pipeline(report: PipelineReport) -> str:
 
 def _reads_per_track(run: PipelineRun) -> str:
     per_track = run.reads_per_track
-    return f"{per_track:.1f} ({run.reads} reads / {run.tracks} tracks)" if per_track is not None else f"- ({run.reads} reads, no tracks)"
+    if per_track is None:
+        return f"- ({run.reads} reads, no tracks)"
+    return f"{per_track:.1f} ({run.reads} reads / {run.tracks} tracks)"
 
 
 # --- detector ---------------------------------------------------------------------------------
@@ -508,6 +512,7 @@ class DetectorTiming:
 
 @dataclass(frozen=True)
 class DetectorReport:
+    model_dir: str
     frames: int
     frames_source: str
     rows: tuple[DetectorTiming, ...]
@@ -551,7 +556,8 @@ def detector_frames(datasets_dir: Path, n: int) -> tuple[list[np.ndarray], str]:
         video = generate_clip(Path(tmp), max(SECONDS_PER_VEHICLE, n / GENERATED_FPS))
         frames = _video_frames(video)
     images = spread(frames, n)
-    return images, f"{len(images)} frames of a generated {GENERATED_SIZE[0]}x{GENERATED_SIZE[1]} clip (no datasets at {datasets_dir})"
+    w, h = GENERATED_SIZE
+    return images, f"{len(images)} frames of a generated {w}x{h} clip (no datasets at {datasets_dir})"
 
 
 def _video_frames(video: Path) -> list[np.ndarray]:
@@ -586,13 +592,13 @@ def bench_detector(model_dir: Path, images: list[np.ndarray], frames_source: str
         DetectorTiming(precision, n, Timing.of([o.ms for o in runs]), float(np.mean([len(o.result) for o in runs])))
         for (precision, n), runs in zip(variants, outcomes)
     )
-    return DetectorReport(len(images), frames_source, rows, missing)
+    return DetectorReport(str(model_dir), len(images), frames_source, rows, missing)
 
 
 def format_detector(report: DetectorReport) -> str:
     lines = [
         "## Detector: PlateDetector.detect (letterbox, inference, decoding, NMS), int8 vs float16",
-        f"frames: {report.frames_source}; models interleaved frame by frame",
+        f"models: {report.model_dir}; frames: {report.frames_source}; models interleaved frame by frame",
         "",
     ]
     rows = [[r.precision, str(r.threads), str(r.timing.samples), f"{r.timing.mean_ms:.1f}", f"{r.timing.p50_ms:.1f}",
@@ -699,7 +705,8 @@ class ReaderRow:
     unavailable: str | None = None  # why this reader was not run
 
 
-def score_reads(samples: Sequence[CropSample], outcomes: Sequence[Outcome[str]]) -> tuple[TextSummary, dict[str, TextSummary]]:
+def score_reads(samples: Sequence[CropSample],
+                outcomes: Sequence[Outcome[str]]) -> tuple[TextSummary, dict[str, TextSummary]]:
     """Exact and character accuracy of the reads, overall and by layout. An empty read counts as wrong."""
     accumulator = PlateTextAccumulator()
     for outcome in outcomes:
@@ -716,6 +723,7 @@ def reader_row(contender: Contender[CropSample, str], samples: Sequence[CropSamp
 
 @dataclass(frozen=True)
 class ReaderReport:
+    model_dir: str
     crops: int
     crops_source: str
     threads: int
@@ -749,12 +757,14 @@ def reader_contenders(model_dir: Path, threads: int, min_confidence: float,
             continue
         reader = EdgePlateReader(path, num_threads=threads, grammar="indian", min_confidence=min_confidence)
         runnable.append((Contender(name, _text_of(reader)), "grammar-constrained CTC decoding"))
-    try:
-        ppocr = RapidOcrReader(num_threads=threads, grammar="indian", min_confidence=min_confidence)
-        runnable.append((Contender(PPOCR, _text_of(ppocr)), "onnxruntime; same grammar-constrained decoding"))
-    except ModelError as error:
-        reason = "not installed" if "optional extra" in str(error) else str(error)
-        unavailable.append(ReaderRow(PPOCR, unavailable=reason))
+    if not all(importlib.util.find_spec(name) for name in ("rapidocr_onnxruntime", "onnxruntime")):
+        unavailable.append(ReaderRow(PPOCR, unavailable="not installed (pip install 'edge-alpr[rapidocr]')"))
+    else:
+        try:
+            ppocr = RapidOcrReader(num_threads=threads, grammar="indian", min_confidence=min_confidence)
+            runnable.append((Contender(PPOCR, _text_of(ppocr)), "onnxruntime; same grammar-constrained decoding"))
+        except ModelError as error:
+            unavailable.append(ReaderRow(PPOCR, unavailable=str(error)))
     binary = shutil.which("tesseract")
     if binary is None:
         unavailable.append(ReaderRow("Tesseract 5", unavailable="not installed (no tesseract on PATH)"))
@@ -783,14 +793,14 @@ def bench_reader(model_dir: Path, samples: list[CropSample], crops_source: str, 
     log.info("reading %d crops with %s", len(samples), ", ".join(c.name for c in contenders))
     outcomes = run_interleaved(samples, contenders)
     rows = [reader_row(contender, samples, runs, note) for (contender, note), runs in zip(runnable, outcomes)]
-    return ReaderReport(len(samples), crops_source, threads, tuple(rows + unavailable), EDGE_INT8)
+    return ReaderReport(str(model_dir), len(samples), crops_source, threads, tuple(rows + unavailable), EDGE_INT8)
 
 
 def format_reader(report: ReaderReport) -> str:
     lines = [
         "## Reader: the same crops through each reader",
-        f"crops: {report.crops_source}; {report.threads} thread(s) where a reader takes threads; "
-        "readers interleaved crop by crop",
+        f"models: {report.model_dir}; crops: {report.crops_source}",
+        f"{report.threads} thread(s) for each reader that takes threads; readers interleaved crop by crop",
         "",
     ]
     headers = ["reader", "crops", "exact", "char acc", "one-line exact", "two-line exact", "ms/crop mean",

@@ -186,7 +186,7 @@ def make_detector_report() -> DetectorReport:
         DetectorTiming("float16", 1, Timing(100, 100.0, 98.0, 110.0), 1.3),
         DetectorTiming("int8", 2, Timing(100, 25.0, 24.0, 30.0), 1.2),
     )
-    return DetectorReport(100, "100 photos", rows, missing=())
+    return DetectorReport("models", 100, "100 photos", rows, missing=())
 
 
 def test_detector_speedup_is_float_time_over_int8_time() -> None:
@@ -257,7 +257,7 @@ def make_reader_report() -> ReaderReport:
         ReaderRow(bench.PPOCR, "", summary(0.8), {"one": summary(0.8, 95)}, Timing(100, 50.0, 49.0, 60.0)),
         ReaderRow("Tesseract 5", unavailable="not installed (no tesseract on PATH)"),
     )
-    return ReaderReport(100, "100 crops", 1, rows, bench.EDGE_INT8)
+    return ReaderReport("models", 100, "100 crops", 1, rows, bench.EDGE_INT8)
 
 
 def test_reader_speed_is_given_relative_to_the_int8_reader() -> None:
