@@ -413,12 +413,26 @@ class Pipeline:
             if state is None or state.emitted:
                 continue
             result = self._vote(state)
+            if result is None or result.confidence < self.cfg.review.below_confidence:
+                self._keep_for_review(state)
             if result is None:
                 self.counters.tracks_without_plate += 1
                 log.debug("track %d ended without a confident plate (%d reads)", track_id, len(state.kept))
                 continue
             events += self._emit(state, result)
         return events
+
+    def _keep_for_review(self, state: TrackState) -> None:
+        """The best crop of an unsure track goes to the review folder, for a person to label."""
+        review = self.cfg.review
+        if not review.enabled or not state.kept:
+            return
+        from edge_alpr.datasets.review import write_review_item
+
+        best = max(state.kept, key=lambda k: k.quality)
+        h, w = best.plate_crop.shape[:2]
+        write_review_item(review.directory, best.plate_crop, (0.0, 0.0, float(w), float(h)), best.read.read.text,
+                          best.read.read.confidence, self.cfg.camera_id, review.max_items, review.max_mb)
 
     def _vote(self, state: TrackState) -> VoteResult | None:
         voting = self.cfg.voting

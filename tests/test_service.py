@@ -478,3 +478,33 @@ def test_an_unexpected_error_inside_the_pipeline_costs_one_frame(street_video, m
     assert code == 0
     assert [e.plate for e in sinks.events] == ["KA01AB1234", "TN09BC4321", "MH12DE5678"]
     assert sinks.statuses[-1]["errors"] == {"pipeline": 1}
+
+
+def test_unsure_tracks_go_to_the_review_folder_and_back_into_a_manifest(street_video, tmp_path) -> None:
+    """Reads under review.below_confidence are kept for a person; once labelled, `data import
+    --format review` turns them into a training manifest."""
+    from edge_alpr.datasets.cli import main as data_main
+    from edge_alpr.datasets.manifest import load_manifest
+
+    review = tmp_path / "review"
+    # ColourReader's reads give a vote confidence under 0.99: every track is "unsure".
+    cfg = config(street_video, review={"enabled": True, "directory": str(review), "below_confidence": 0.99})
+    _, sinks = run(cfg)
+    sidecars = sorted(review.glob("*.json"))
+    assert len(sidecars) == 4  # car A, car B and both tracks of the parked car
+    read_texts = sorted(json.loads(p.read_text())["text_read"] for p in sidecars)
+    assert read_texts == sorted(["KA01AB1234", "MH12DE5678", "TN09BC4321", "TN09BC4321"])
+    for path in sidecars:  # a person confirms each read
+        item = json.loads(path.read_text())
+        item["text"] = item["text_read"]
+        path.write_text(json.dumps(item))
+    assert data_main(["import", "--format", "review", str(review), "-o", str(tmp_path / "ds")]) == 0
+    rows = load_manifest(tmp_path / "ds" / "manifest.jsonl")
+    assert sorted(p.text for r in rows for p in r.plates) == read_texts
+
+
+def test_confident_tracks_are_not_kept_for_review(street_video, tmp_path) -> None:
+    review = tmp_path / "review"
+    cfg = config(street_video, review={"enabled": True, "directory": str(review), "below_confidence": 0.1})
+    run(cfg)
+    assert not review.exists() or not any(review.glob("*.json"))

@@ -316,6 +316,20 @@ class VotingConfig(StrictModel):
 _CAMERA_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
+class ReviewConfig(StrictModel):
+    """Keep the crops of unsure reads for a person to correct: the field-to-training loop
+    (``edge-alpr data import --format review DIR`` turns the corrected folder into a manifest)."""
+
+    enabled: bool = Field(False, description="Save crops of tracks that ended without a confident plate or "
+                          "with a plate under below_confidence. Costs disk writes on a busy road.")
+    directory: str = Field("/var/lib/edge-alpr/review", description="Folder of JPEG + JSON sidecar pairs; "
+                           "the person reviewing fills in each sidecar's 'text'.")
+    below_confidence: float = Field(0.8, ge=0.0, le=1.0, description="Reported plates under this confidence "
+                                    "are kept too. Higher keeps more (and more correct) reads to review.")
+    max_items: int = Field(2000, ge=1, le=1_000_000, description="Oldest items are removed beyond this count.")
+    max_mb: float = Field(500.0, gt=0, le=1_000_000, description="Oldest items are removed beyond this size.")
+
+
 class AppConfig(StrictModel):
     camera_id: str = Field(
         "cam1",
@@ -332,6 +346,7 @@ class AppConfig(StrictModel):
     outputs: OutputsConfig = Field(
         default_factory=OutputsConfig, description="MQTT, the plate log, crops and the MQTT spool."
     )
+    review: ReviewConfig = Field(default_factory=ReviewConfig, description="Unsure reads kept for review.")
     status_interval_s: float = Field(
         30.0, ge=1.0, le=3600.0,
         description="How often the status (fps, latencies, temperature) is published. Lower gives fresher "
