@@ -49,6 +49,8 @@ from edge_alpr.config import AppConfig, load_config
 from edge_alpr.config.pipeline import DETECTOR_MODEL_FILE, READER_MODEL_FILE
 from edge_alpr.errors import EdgeAlprError, InputError, ModelError
 from edge_alpr.evaluation.metrics import PlateTextAccumulator, TextSummary, latency_summary
+from edge_alpr.service import Detector, Pipeline, Reader, build_detector, build_reader
+from edge_alpr.sources import VideoFileSource
 from edge_alpr.types import ALPHABET
 
 log = logging.getLogger(__name__)
@@ -250,9 +252,6 @@ class StageTimes:
     def add(self, stage: str, seconds: float) -> None:
         self.seconds[stage].append(seconds)
 
-    def summary_ms(self) -> dict[str, dict[str, float]]:
-        return {stage: {"p50": t.p50_ms, "p95": t.p95_ms} for stage, t in self.timings().items()}
-
     def timings(self) -> dict[str, Timing]:
         return {stage: t for stage, values in self.seconds.items() if (t := Timing.of([v * 1000 for v in values]))}
 
@@ -335,8 +334,6 @@ def generate_clip(out_dir: Path, seconds: float) -> Path:
 
 def video_properties(path: Path) -> tuple[tuple[int, int], float]:
     """(width, height) and frames per second of a video file."""
-    from edge_alpr.sources import VideoFileSource
-
     source = VideoFileSource(path)
     try:
         frame = source.read()
@@ -348,12 +345,9 @@ def video_properties(path: Path) -> tuple[tuple[int, int], float]:
         source.close()
 
 
-def replay(video: Path, seconds: float | None, cfg: AppConfig, detector, reader) -> PipelineRun:
+def replay(video: Path, seconds: float | None, cfg: AppConfig, detector: Detector, reader: Reader) -> PipelineRun:
     """Every frame of the first ``seconds`` of ``video`` (all when None) through a new
     ``Pipeline`` as fast as possible; the open tracks are flushed at the end."""
-    from edge_alpr.service import Pipeline
-    from edge_alpr.sources import VideoFileSource
-
     source = VideoFileSource(video)
     pipeline = Pipeline(cfg, detector, reader)
     stages = StageTimes()
@@ -404,8 +398,6 @@ def with_models(cfg: AppConfig, models: Path | None) -> AppConfig:
 
 def bench_pipeline(cfg: AppConfig, video: Path | None, seconds: float | None, threads: int | None,
                    memory_at_start: Memory | None) -> PipelineReport:
-    from edge_alpr.service import build_detector, build_reader
-
     if threads is not None:
         cfg.detector.num_threads = threads
     detector, reader = build_detector(cfg), build_reader(cfg)  # a missing model stops us before the clip is made
@@ -435,10 +427,8 @@ def bench_pipeline(cfg: AppConfig, video: Path | None, seconds: float | None, th
     )
 
 
-def _warm_up(video: Path, detector, reader) -> None:
+def _warm_up(video: Path, detector: Detector, reader: Reader) -> None:
     """Run both models on the first frame, untimed, so neither run pays for the first inference."""
-    from edge_alpr.sources import VideoFileSource
-
     source = VideoFileSource(video)
     try:
         frame = source.read()
@@ -448,7 +438,7 @@ def _warm_up(video: Path, detector, reader) -> None:
         return
     for _ in range(WARMUP_RUNS):
         detector.detect(frame.image)
-        reader.read(frame.image[: frame.image.shape[0] // 8, : frame.image.shape[1] // 4])
+        reader.read(frame.image[: frame.image.shape[0] // 8, : frame.image.shape[1] // 4])  # any crop will do
 
 
 def format_pipeline(report: PipelineReport) -> str:
@@ -561,8 +551,6 @@ def detector_frames(datasets_dir: Path, n: int) -> tuple[list[np.ndarray], str]:
 
 
 def _video_frames(video: Path) -> list[np.ndarray]:
-    from edge_alpr.sources import VideoFileSource
-
     source = VideoFileSource(video)
     frames = []
     try:
@@ -660,7 +648,7 @@ def reader_crops(datasets_dir: Path, limit: int | None) -> tuple[list[CropSample
     else:
         samples = rendered_crops(RENDERED_CROPS)
         source = f"RENDERED plates (synth.render), not real photos: {labels} was not found"
-    samples = samples[:limit] if limit is not None else samples
+    samples = spread(samples, limit) if limit is not None else samples
     if not samples:
         raise InputError(f"no crops to read from {labels}")
     return samples, f"{len(samples)} {source}"
@@ -777,7 +765,7 @@ def reader_contenders(model_dir: Path, threads: int, min_confidence: float,
     return runnable, unavailable
 
 
-def _text_of(reader) -> Callable[[CropSample], str]:
+def _text_of(reader: Reader) -> Callable[[CropSample], str]:
     return lambda sample: reader.read(sample.image).text
 
 
@@ -893,7 +881,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="thread counts to time (default: 1 2)")
     reader.add_argument("--threads", type=_positive(int), default=1, metavar="N", help="reader threads (default 1)")
     for sub in (reader, every):
-        sub.add_argument("--limit", type=_positive(int), metavar="N", help="read only the first N crops")
+        sub.add_argument("--limit", type=_positive(int), metavar="N", help="read only N crops, taken evenly from all")
     return parser
 
 
