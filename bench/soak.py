@@ -210,7 +210,8 @@ def soak(args: argparse.Namespace, workdir: Path) -> int:
         received = Received()
         subscriber = subscribe(port, topic_root, received)
         stderr_path = workdir / "daemon.log"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": python_path}
         with open(stderr_path, "wb") as stderr:
             daemon = subprocess.Popen(
                 [sys.executable, "-m", "edge_alpr", "run", "--config", str(config), "--no-print-events"],
@@ -287,7 +288,8 @@ def report(samples: list[Sample], received: Received, workdir: Path, args: argpa
     print(f"RSS at start      {baseline.rss / MIB:.1f} MiB (at {baseline.elapsed_s:.0f} s, after warm-up)")
     print(f"RSS at end        {last.rss / MIB:.1f} MiB")
     print(f"RSS max           {max(s.rss for s in samples) / MIB:.1f} MiB")
-    print(f"RSS growth        {(last.rss - baseline.rss) / MIB:+.1f} MiB over {last.elapsed_s - baseline.elapsed_s:.0f} s")
+    growth, span = (last.rss - baseline.rss) / MIB, last.elapsed_s - baseline.elapsed_s
+    print(f"RSS growth        {growth:+.1f} MiB over {span:.0f} s")
     print(f"spool             {spool_bytes / 1024:.0f} KiB on disk, {spool_waiting} events not yet acknowledged")
     if code != 0:
         print(f"\nthe daemon's log ({stderr_path}) ends:\n{stderr_path.read_text(errors='replace')[-3000:]}")
