@@ -366,11 +366,6 @@ def test_sigterm_reports_the_open_track_publishes_offline_and_exits_0(mosquitto,
     assert_clean_log(daemon)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "edge_alpr/sinks/mqtt.py MqttSink.close(): the pump thread returns as soon as _stopping is set, "
-    "without a last _send_pending(), so an event spooled just before close() (the tracks flushed at "
-    "SIGTERM or at the end of a file) is not sent although the broker is connected; it waits in the "
-    "spool for the next start"))
 def test_events_reported_at_shutdown_reach_a_connected_broker_before_exit(mosquitto, tmp_path):
     from edge_alpr.config.outputs import MqttConfig, OutputsConfig, PlateLogConfig, SpoolConfig
     from edge_alpr.sinks import build_sinks

@@ -124,6 +124,11 @@ class MqttSink:
             return
         self._pump_thread.join(max(0.0, deadline - time.monotonic()))
         if self._connected:
+            # Events spooled just before close (tracks flushed at SIGTERM or at the end of a file)
+            # go out now, while the broker is there, instead of waiting for the next start.
+            while time.monotonic() < deadline and self._connected and self.spool.count() > 0:
+                self._send_pending()
+                time.sleep(0.02)
             offline = self._send(self.topics.availability, "offline", qos=1, retain=True)
             while time.monotonic() < deadline and self._connected:
                 if self.spool.in_flight_count() == 0 and (offline is None or offline.is_published()):
