@@ -462,6 +462,17 @@ def build_reader(cfg: AppConfig) -> PlateReader:
     return make_reader(r.backend, path, num_threads=r.num_threads, grammar=r.grammar, min_confidence=r.min_confidence)
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The config and model choices ``eval`` and ``eval-video`` share (see ``config_from_args``)."""
+    parser.add_argument("--config", type=Path, metavar="FILE", help="the daemon's YAML config (models, thresholds, grammar)")
+    parser.add_argument("--detector", metavar="PATH", help="detector .tflite (overrides the config)")
+    reader = parser.add_mutually_exclusive_group()
+    reader.add_argument("--reader", metavar="PATH", help="reader .tflite (overrides the config)")
+    reader.add_argument("--reader-backend", choices=("edge", "rapidocr"), help="reader backend (overrides the config)")
+    parser.add_argument("--grammar", choices=("indian", "any"),
+                        help="plate grammar (overrides the config); 'any' for non-Indian plates such as openalpr_us")
+
+
 def config_from_args(args: argparse.Namespace) -> AppConfig:
     """``--config`` with the command line's model and grammar choices on top."""
     cfg = load_config(args.config)
@@ -576,13 +587,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="a manifest.jsonl, or with --reader-only an in_plates-style labels.jsonl")
     parser.add_argument("--reader-only", action="store_true",
                         help="score the reader on the crops of a labels.jsonl (status 'ok' only)")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="the daemon's YAML config (models, thresholds, grammar)")
-    parser.add_argument("--detector", metavar="PATH", help="detector .tflite (overrides the config)")
-    reader = parser.add_mutually_exclusive_group()
-    reader.add_argument("--reader", metavar="PATH", help="reader .tflite (overrides the config)")
-    reader.add_argument("--reader-backend", choices=("edge", "rapidocr"), help="reader backend (overrides the config)")
-    parser.add_argument("--grammar", choices=("indian", "any"),
-                        help="plate grammar (overrides the config); 'any' for non-Indian plates such as openalpr_us")
+    add_model_arguments(parser)
     selection = parser.add_mutually_exclusive_group()
     selection.add_argument("--split", metavar="NAME", help="only rows whose 'split' is NAME (e.g. val)")
     selection.add_argument("--holdout", choices=("detector-val",),

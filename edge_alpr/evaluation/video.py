@@ -37,7 +37,7 @@ from edge_alpr.config import AppConfig
 from edge_alpr.datasets.manifest import normalise_plate_text
 from edge_alpr.errors import EdgeAlprError, InputError
 from edge_alpr.evaluation.metrics import EventMatch, latency_summary, match_boxes, match_events
-from edge_alpr.evaluation.stills import config_from_args
+from edge_alpr.evaluation.stills import add_model_arguments, config_from_args
 from edge_alpr.ocr import crop_plate
 from edge_alpr.service import Detector, EmittedEvent, Pipeline, Reader, build_detector, build_reader
 from edge_alpr.sources import VideoFileSource
@@ -297,13 +297,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--video", required=True, type=Path, metavar="FILE", help="the video to run")
     parser.add_argument("--truth", type=Path, metavar="FILE",
                         help="its truth JSON (default: the video's name with .json)")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="the daemon's YAML config (its source is ignored)")
-    parser.add_argument("--detector", metavar="PATH", help="detector .tflite (overrides the config)")
-    reader = parser.add_mutually_exclusive_group()
-    reader.add_argument("--reader", metavar="PATH", help="reader .tflite (overrides the config)")
-    reader.add_argument("--reader-backend", choices=("edge", "rapidocr"), help="reader backend (overrides the config)")
-    parser.add_argument("--grammar", choices=("indian", "any"),
-                        help="plate grammar (overrides the config); 'any' when the video shows non-Indian plates")
+    add_model_arguments(parser)  # the config's source is ignored: the video is the source
     parser.add_argument("--no-single-frame", action="store_true",
                         help="skip the single-frame comparison (halves the run time)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

@@ -38,7 +38,7 @@ import numpy as np
 from edge_alpr.datasets.manifest import load_manifest, normalise_plate_text
 from edge_alpr.errors import EdgeAlprError, InputError
 from edge_alpr.evaluation.stills import Layout, plate_layout
-from edge_alpr.synth.scenes import Box, VehicleTruth, VideoTruth
+from edge_alpr.synth.scenes import Box, VehicleTruth, VideoTruth, check_video
 
 #: Datasets whose validation photos have plate texts (openlpr has none).
 REAL_SETS = ("openalpr_us", "openalpr_br", "in_olx_scenes")
@@ -413,21 +413,6 @@ def _write_clip(writer: cv2.VideoWriter, photo: PlatePhoto, plan: ClipPlan, back
         if inside(box, size):
             boxes[index] = box
     return boxes
-
-
-def check_video(path: Path, frames: int, size: tuple[int, int]) -> None:
-    """Reopen the written video: the truth is worthless if the file has other frames or size."""
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            raise OSError(f"{path}: the written video does not reopen with OpenCV")
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        got = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    finally:
-        capture.release()
-    if count != frames or got != tuple(size):
-        raise OSError(f"{path}: wrote {frames} frames of {size[0]}x{size[1]} but it reopens as "
-                      f"{count} frames of {got[0]}x{got[1]}")
 
 
 # --- command line ---------------------------------------------------------------------------

@@ -479,7 +479,7 @@ def make_video(
             writer.write(frame)
     finally:
         writer.release()
-    _check_written(path, n_frames, size)
+    check_video(path, n_frames, size)
     truths = tuple(
         VehicleTruth(v.plate.text, v.plate.layout, v.kind, min(b), max(b), b)
         for v, b in zip(vehicles, boxes)
@@ -508,7 +508,8 @@ def _drop_occluded(boxes: list[dict[int, Box]], vehicles: list[_Vehicle], active
                 break
 
 
-def _check_written(path: Path, n_frames: int, size: tuple[int, int]) -> None:
+def check_video(path: Path, n_frames: int, size: tuple[int, int]) -> None:
+    """Reopen the written video: a truth file is worthless if the file has other frames or size."""
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
