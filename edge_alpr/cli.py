@@ -187,10 +187,10 @@ def _optional_reader(cfg: AppConfig):
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from edge_alpr.ocr import crop_plate
-    from edge_alpr.service import build_detector
+    from edge_alpr.service import build_detector, with_strategy
 
     cfg = load_config(args.config)
-    detector = build_detector(cfg)
+    detector = with_strategy(build_detector(cfg), cfg)
     reader = _optional_reader(cfg)
 
     def handle(path: Path) -> None:

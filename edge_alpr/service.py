@@ -276,7 +276,7 @@ class Pipeline:
 
     def __init__(self, cfg: AppConfig, detector: Detector, reader: Reader) -> None:
         self.cfg = cfg
-        self.detector = detector
+        self.detector = with_strategy(detector, cfg)
         self.reader = reader
         self.tracker = Tracker(
             iou_threshold=cfg.tracker.iou_threshold,
@@ -332,11 +332,11 @@ class Pipeline:
         self.counters.detected += 1
         try:
             with self._timed("detect"):
-                found = self.detector.detect(region)
+                found = self.detector.detect(frame.image)  # the strategy crops to the roi
         except Exception as error:  # one bad frame must not stop the camera
             self.errors.report("detector", frame.index, error)
             return None
-        return self._filter(self._to_frame_pixels(found, x0, y0))
+        return self._filter(found)
 
     def _detection_due(self, frame: Frame) -> bool:
         every = self.cfg.detector.detect_every_n_frames
@@ -344,13 +344,6 @@ class Pipeline:
             self.counters.skipped_by_schedule += 1
             return False
         return True
-
-    @staticmethod
-    def _to_frame_pixels(found: Detections, x0: int, y0: int) -> Detections:
-        if x0 == 0 and y0 == 0:
-            return found
-        offset = np.array([x0, y0, x0, y0], dtype=np.float32)
-        return Detections(found.boxes + offset, found.scores, found.track_ids)
 
     def _filter(self, found: Detections) -> Detections:
         big_enough = (found.widths >= self.cfg.detector.min_plate_width_px) & (
@@ -602,6 +595,16 @@ def build_detector(cfg: AppConfig) -> Detector:
         raise ModelError(f"{path}: detector model not found (set detector.model_path or $EDGE_ALPR_MODELS)")
     d = cfg.detector
     return PlateDetector(path, num_threads=d.num_threads, score_threshold=d.score_threshold, iou_threshold=d.iou_threshold)
+
+
+def with_strategy(detector: Detector, cfg: AppConfig) -> Detector:
+    """The configured views of a frame (roi crop, tiles, two scales) around a single-view
+    detector; ``run``, ``detect`` and ``eval`` all look at frames through this."""
+    if cfg.detector.strategy.mode == "whole":
+        return detector
+    from edge_alpr.tiling import MultiViewDetector
+
+    return MultiViewDetector(detector, cfg.detector.strategy)
 
 
 def build_reader(cfg: AppConfig) -> Reader:

@@ -78,7 +78,8 @@ def test_default_yaml_lists_every_key_with_its_default() -> None:
         return paths
 
     listed = yaml.safe_load((REPO / "config" / "default.yaml").read_text(encoding="utf-8"))
-    assert key_paths(listed) == key_paths(AppConfig().model_dump())
+    derived = {"detector.strategy.roi"}  # filled from detector.roi, never written by hand
+    assert key_paths(listed) == key_paths(AppConfig().model_dump()) - derived
     assert load_config(REPO / "config" / "default.yaml") == AppConfig()
 
 
@@ -236,3 +237,24 @@ def test_every_field_has_a_description() -> None:
         return missing
 
     assert walk(AppConfig, "") == []
+
+
+def test_detector_strategy_is_configurable_and_roi_lives_in_one_place(tmp_path) -> None:
+    from edge_alpr.config import load_config
+    from edge_alpr.errors import ConfigError
+
+    good = tmp_path / "good.yaml"
+    good.write_text("detector:\n  strategy:\n    mode: tiles\n    tile_size: 480\n")
+    assert load_config(good).detector.strategy.tile_size == 480
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("detector:\n  strategy:\n    mode: tiles\n    roi: [[0, 0], [10, 0], [10, 10]]\n")
+    with pytest.raises(ConfigError, match=r"detector.*give the region as detector\.roi"):
+        load_config(bad)
+    needs_roi = tmp_path / "needs_roi.yaml"
+    needs_roi.write_text("detector:\n  strategy:\n    mode: roi\n")
+    with pytest.raises(ConfigError, match="mode 'roi' needs a roi"):
+        load_config(needs_roi)
+    with_roi = tmp_path / "with_roi.yaml"
+    with_roi.write_text("detector:\n  roi: [[0, 100], [640, 100], [640, 480], [0, 480]]\n")
+    strategy = load_config(with_roi).detector.strategy
+    assert strategy.mode == "roi" and strategy.roi == [(0, 100), (640, 100), (640, 480), (0, 480)]

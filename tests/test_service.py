@@ -508,3 +508,19 @@ def test_confident_tracks_are_not_kept_for_review(street_video, tmp_path) -> Non
     cfg = config(street_video, review={"enabled": True, "directory": str(review), "below_confidence": 0.1})
     run(cfg)
     assert not review.exists() or not any(review.glob("*.json"))
+
+
+def test_tiling_strategy_wraps_the_detector_for_run_detect_and_eval(street_video) -> None:
+    from edge_alpr.service import with_strategy
+    from edge_alpr.tiling import MultiViewDetector
+
+    plain = BrightBoxDetector()
+    assert with_strategy(plain, config(street_video)) is plain
+    tiled = with_strategy(plain, config(street_video, detector={"strategy": {"mode": "tiles", "tile_size": 160}}))
+    assert isinstance(tiled, MultiViewDetector)
+    frame = np.zeros((H, W, 3), np.uint8)
+    cv2.rectangle(frame, (140, 100), (140 + PLATE_W, 100 + PLATE_H), (255, 255, 255), -1)  # across tile seams
+    found = tiled.detect(frame)
+    assert len(found) == 1
+    assert found.boxes[0].tolist() == pytest.approx([140, 100, 140 + PLATE_W + 1, 100 + PLATE_H + 1], abs=2)
+    assert plain.calls > 1  # one run per tile

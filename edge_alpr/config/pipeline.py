@@ -12,9 +12,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge_alpr.config.base import StrictModel
+from edge_alpr.config.strategy import StrategyConfig, polygon_area
 from edge_alpr.config.outputs import OutputsConfig
 
 DETECTOR_MODEL_FILE = "plate_detector_int8.tflite"
@@ -126,12 +127,14 @@ Pixel = Annotated[float, Field(ge=0, le=100_000)]
 Point = tuple[Pixel, Pixel]
 
 
-def _polygon_area(points: list[Point]) -> float:
-    """Shoelace formula; the absolute area of the polygon."""
-    twice = 0.0
-    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1]):
-        twice += x1 * y2 - x2 * y1
-    return abs(twice) / 2.0
+def _usable_polygon(roi: object) -> bool:
+    """True for a roi that passes ``DetectorConfig._check_roi``; only such a roi is handed on to the
+    strategy, so a bad one is reported once, under detector.roi."""
+    try:
+        points = [(float(x), float(y)) for x, y in roi]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return False
+    return len(points) >= 3 and min(min(p) for p in points) >= 0 and polygon_area(points) >= 1.0
 
 
 class DetectorConfig(StrictModel):
@@ -192,6 +195,32 @@ class DetectorConfig(StrictModel):
         "motion at night; higher ignores sensor noise and flicker.",
     )
 
+    strategy: StrategyConfig = Field(
+        default_factory=StrategyConfig,
+        description="How the detector looks at the frame (or at the roi's bounding box): whole, tiles or "
+        "two_scale, for plates that are small in big frames. See config/strategy.py.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_region_for_every_mode(cls, data: object) -> object:
+        """detector.roi is the only region: it goes into the strategy, and a frame with a roi is
+        seen through it (mode 'roi') unless tiles or two scales are asked for."""
+        if not isinstance(data, dict):
+            return data
+        strategy = data.get("strategy") or {}
+        if isinstance(strategy, StrategyConfig):
+            strategy = strategy.model_dump(exclude_unset=True)
+        if not isinstance(strategy, dict):
+            return data
+        strategy = dict(strategy)
+        if strategy.get("roi") is not None:
+            raise ValueError("give the region as detector.roi (it applies to every strategy mode), not detector.strategy.roi")
+        if _usable_polygon(data.get("roi")):
+            strategy["roi"] = [(round(float(x)), round(float(y))) for x, y in data["roi"]]
+            strategy.setdefault("mode", "roi")
+        return {**data, "strategy": strategy}
+
     @field_validator("roi")
     @classmethod
     def _check_roi(cls, roi: list[Point] | None) -> list[Point] | None:
@@ -199,7 +228,7 @@ class DetectorConfig(StrictModel):
             return None
         if len(roi) < 3:
             raise ValueError(f"a polygon needs at least 3 [x, y] points, got {len(roi)}")
-        if _polygon_area(roi) < 1.0:
+        if polygon_area(roi) < 1.0:
             raise ValueError("the polygon has no area (are its points all on one line?)")
         return roi
 

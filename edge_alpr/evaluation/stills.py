@@ -440,6 +440,7 @@ def operating_threshold(cfg: AppConfig, detector_path: Path) -> float:
 def build_detector(cfg: AppConfig) -> tuple[Detector, float]:
     """The configured detector, run with a score floor for the PR curve, and the operating threshold."""
     from edge_alpr.detector import PlateDetector
+    from edge_alpr.service import with_strategy
 
     path = cfg.detector.resolved_model_path()
     if not path.is_file():
@@ -448,7 +449,7 @@ def build_detector(cfg: AppConfig) -> tuple[Detector, float]:
     threshold = operating_threshold(cfg, path)
     detector = PlateDetector(path, num_threads=cfg.detector.num_threads,
                              score_threshold=min(threshold, AP_SCORE_FLOOR), iou_threshold=cfg.detector.iou_threshold)
-    return detector, threshold
+    return with_strategy(detector, cfg), threshold
 
 
 def build_reader(cfg: AppConfig) -> PlateReader:
