@@ -209,9 +209,7 @@ class DetectorConfig(StrictModel):
         if not isinstance(data, dict):
             return data
         strategy = data.get("strategy") or {}
-        if isinstance(strategy, StrategyConfig):
-            strategy = strategy.model_dump(exclude_unset=True)
-        if not isinstance(strategy, dict):
+        if not isinstance(strategy, dict):  # already built (assignment, copies) or not a mapping
             return data
         strategy = dict(strategy)
         if strategy.get("roi") is not None:
