@@ -37,6 +37,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--synthetic", type=int, default=30000, help="rendered plates in the bank")
     p.add_argument("--synthetic-fraction", type=float, default=0.5)
+    p.add_argument("--two-line-fraction", type=float, default=0.3,
+                   help="share of rendered plates forced to a two-line layout")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / "reader")
     p.add_argument("--models-dir", type=Path, default=common.DEFAULT_MODELS)
     p.add_argument("--checkpoint-minutes", type=float, default=10.0)
@@ -157,7 +159,7 @@ def train(args: argparse.Namespace) -> int:
         path, _, weight = spec.partition(":")
         real_train += load_manifest_crops(Path(path)) * max(1, round(float(weight or 1)))
     t0 = time.time()
-    synthetic = render_bank(args.synthetic, args.seed) if args.synthetic else []
+    synthetic = render_bank(args.synthetic, args.seed, args.two_line_fraction) if args.synthetic else []
     log.info("real crops: %d train, %d calibration, %d val; %d rendered in %.0fs; bf16 %s",
              len(real_train), len(calib), len(val), len(synthetic), time.time() - t0, use_bf16)
     dataset = ReaderDataset(real_train, synthetic, args.synthetic_fraction, args.seed)
@@ -243,6 +245,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
             "fine_tuned": bool(args.fine_tune),
             "real_crops": {"train": len(real_train), "calibration": len(calib), "val": len(val)},
             "synthetic_plates": len(synthetic), "synthetic_fraction": args.synthetic_fraction,
+            "two_line_fraction": args.two_line_fraction,
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on)",
             "history": history,
         },

@@ -80,14 +80,18 @@ def _in_calibration(name: str) -> bool:
     return hashlib.sha1(name.encode()).digest()[1] / 256.0 < CALIBRATION_FRACTION
 
 
-def render_bank(n: int, seed: int) -> list[Crop]:
-    """Rendered Indian plates: every state code, BH series, one- and two-line, all colours."""
+def render_bank(n: int, seed: int, two_line_fraction: float = 0.0) -> list[Crop]:
+    """Rendered Indian plates: every state code, BH series, one- and two-line, all colours.
+    ``two_line_fraction`` forces that share to two-line layouts (on top of the renderer's own
+    mix): CTC may place a top line's characters on either feature row, and only enough two-line
+    examples teach it to read the top line on the top row."""
     from edge_alpr.synth.render import degrade, random_plate_text, render_plate
 
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        plate = render_plate(random_plate_text(rng), rng)
+        layout = "two" if rng.random() < two_line_fraction else None
+        plate = render_plate(random_plate_text(rng), rng, layout=layout)
         image = degrade(plate.image, rng, strength=float(rng.uniform(0.3, 1.2)))
         out.append(Crop(image, plate.text, plate.layout, "synthetic"))
     return out

@@ -1,0 +1,114 @@
+"""The plate reader: crop geometry, preprocessing, backends, and the shipped model reading
+rendered Indian plates it has never seen (fresh seeds)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_alpr.errors import ModelError
+from edge_alpr.ocr import INPUT_H, INPUT_W, crop_plate, make_reader, preprocess
+
+REPO = Path(__file__).resolve().parents[1]
+READER = REPO / "models" / "plate_reader_int8.tflite"
+needs_reader = pytest.mark.skipif(not READER.is_file(), reason="models/plate_reader_int8.tflite is not shipped yet")
+
+
+def test_crop_plate_adds_the_margin_and_stays_in_the_image():
+    image = np.zeros((100, 200, 3), np.uint8)
+    crop = crop_plate(image, (50, 40, 150, 60), margin=0.1)
+    assert crop.shape[:2] == (24, 120)  # 20 px + 2x2, 100 px + 2x10
+    edge = crop_plate(image, (0, 0, 30, 10), margin=0.5)
+    assert edge.shape[:2] == (15, 45)  # clipped at the top-left corner
+    with pytest.raises(ValueError, match="outside"):
+        crop_plate(image, (300, 300, 400, 320))
+
+
+@pytest.mark.parametrize("shape", [(20, 90, 3), (200, 280, 3), (64, 128, 3), (30, 300)])
+def test_preprocess_gives_the_model_input(shape):
+    rng = np.random.default_rng(0)
+    crop = rng.integers(60, 120, shape, dtype=np.uint8)
+    out = preprocess(crop)
+    assert out.shape == (INPUT_H, INPUT_W, 1) and out.dtype == np.uint8
+    # contrast is stretched per crop: a dim crop comes out using the whole range
+    assert out.min() <= 10 and out.max() >= 245
+
+
+def test_preprocess_rejects_an_empty_crop():
+    with pytest.raises(ValueError, match="empty"):
+        preprocess(np.zeros((0, 10, 3), np.uint8))
+
+
+def test_unknown_backend_and_missing_model_are_clear_errors(tmp_path):
+    with pytest.raises(ModelError, match="unknown reader backend 'paddle'"):
+        make_reader("paddle")
+    with pytest.raises(ModelError, match="not found"):
+        make_reader("edge", tmp_path / "missing.tflite")
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\xff\xd8\xff\xe0 a jpeg, not a model")
+    with pytest.raises(ModelError, match="not a TFLite model"):
+        make_reader("edge", junk)
+
+
+def _rendered(seed: int, n: int, layout: str | None = None):
+    from edge_alpr.synth.render import degrade, random_plate_text, render_plate
+
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        plate = render_plate(random_plate_text(rng), rng, layout=layout)
+        yield plate.text, degrade(plate.image, rng, strength=0.3)
+
+
+@needs_reader
+@pytest.mark.parametrize("layout", ["one", "two"])
+def test_shipped_reader_reads_rendered_plates(layout):
+    """Seeds the training never used; mild camera effects. One- and two-line in one pass."""
+    reader = make_reader("edge", READER, grammar="indian", min_confidence=0.5)
+    results = [(text, reader.read(image)) for text, image in _rendered(90_000 + len(layout), 20, layout)]
+    right = [r for text, r in results if r.text == text]
+    assert len(right) >= 16, [(t, r.text) for t, r in results if r.text != t]
+    for text, r in results:
+        assert len(r.char_confidences) == len(r.text)
+        assert 0.0 <= r.confidence <= 1.0
+        assert r.plate_format in ("standard", "bh", "unknown")
+    # calibrated confidence: right reads are on the whole more confident than wrong ones
+    assert np.mean([r.confidence for r in right]) > 0.5
+
+
+@needs_reader
+def test_unreadable_crop_is_flagged_not_accepted():
+    reader = make_reader("edge", READER, min_confidence=0.5)
+    noise = np.random.default_rng(1).integers(0, 255, (40, 160, 3), dtype=np.uint8)
+    read = reader.read(noise)
+    assert not read.accepted and read.confidence < 0.5
+
+
+@needs_reader
+def test_read_command_prints_one_json_line_per_crop(tmp_path):
+    paths = []
+    for i, (text, image) in enumerate(_rendered(123, 3, "one")):
+        path = tmp_path / f"{text}.png"
+        cv2.imwrite(str(path), image)
+        paths.append(path)
+    out = subprocess.run([sys.executable, "-m", "edge_alpr", "read", "--json", *map(str, paths)], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [Path(line["image"]).name for line in lines] == [p.name for p in paths]
+    for line in lines:
+        assert {"image", "text", "confidence", "char_confidences", "plate_format"} <= line.keys()
+    assert sum(line["text"] == Path(line["image"]).stem for line in lines) >= 2
+
+
+def test_rapidocr_backend_decodes_with_the_same_grammar():
+    pytest.importorskip("rapidocr_onnxruntime")
+    pytest.importorskip("onnxruntime")
+    reader = make_reader("rapidocr", grammar="indian")
+    reads = [(text, reader.read(image)) for text, image in _rendered(5, 6, "one")]
+    assert all(len(r.char_confidences) == len(r.text) for _, r in reads)
+    assert sum(r.text == text for text, r in reads) >= 3, [(t, r.text) for t, r in reads]
