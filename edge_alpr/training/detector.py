@@ -56,6 +56,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="use only this many train/val photos (smoke tests)")
     p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                    help="bf16 autocast: auto uses it when the CPU has native bf16 (AVX512-BF16/AMX)")
+    p.add_argument("--export-only", action="store_true",
+                   help="skip training: export and evaluate the run folder's last checkpoint (EMA weights)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -219,7 +221,7 @@ def train(args: argparse.Namespace) -> int:
 
     resume_batch = state.get("batch", 0) if state is not None else 0
     model.train()
-    for epoch in range(start_epoch, args.epochs):
+    for epoch in range(start_epoch, 0 if args.export_only else args.epochs):
         dataset.epoch = epoch
         order = np.random.default_rng([args.seed, epoch]).permutation(len(dataset))
         loader = torch.utils.data.DataLoader(
