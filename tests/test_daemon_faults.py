@@ -54,9 +54,9 @@ OUTAGE_S = 2.0
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory) -> tuple[Path, VideoTruth]:
-    """Four vehicles passing a roadside camera: about 100 frames, a second or two to process."""
+    """Four vehicles passing a roadside camera: 10 s of video, about a second to process."""
     path = tmp_path_factory.mktemp("scene") / "road.mp4"
-    truth = make_video(path, seed=11, n_vehicles=4, size=(640, 360), fps=10.0, seconds_per_vehicle=2.0)
+    truth = make_video(path, seed=11, n_vehicles=4, size=(640, 360), fps=25.0, seconds_per_vehicle=2.0)
     return path, truth
 
 
@@ -270,14 +270,14 @@ def test_broker_restarted_mid_run_every_logged_event_arrives(mosquitto, scene, t
     logged = set(logged_events(tmp_path))
     missing = wait_for_delivery(subscriber, logged)
     code, _ = daemon.stop()
-    subscriber.stop()
 
     assert len(set(during) - set(before)) >= 2
     assert not missing, f"{len(missing)} of {len(logged)} logged events never arrived"
     assert code == 0
-    # Events reported while stopping may still wait in the spool for the next start: none is lost.
-    spooled = spooled_events(tmp_path / "spool.sqlite3")
-    assert set(logged_events(tmp_path)) <= received_events(subscriber).keys() | spooled.keys()
+    # The tracks still open at SIGTERM were reported and delivered before the daemon exited.
+    assert not wait_for_delivery(subscriber, set(logged_events(tmp_path)))
+    subscriber.stop()
+    assert spooled_events(tmp_path / "spool.sqlite3") == {}
     assert_clean_log(daemon)
 
 
@@ -341,7 +341,7 @@ def test_kill_9_with_events_spooled_they_arrive_after_a_restart(mosquitto, scene
 def test_sigterm_reports_the_open_track_publishes_offline_and_exits_0(mosquitto, parked_video, trained_models,
                                                                       tmp_path, daemons):
     broker = mosquitto()
-    subscriber = Subscriber(broker.port, [STATUS_TOPIC, AVAILABILITY_TOPIC]).start()
+    subscriber = Subscriber(broker.port, [PLATE_TOPIC, STATUS_TOPIC, AVAILABILITY_TOPIC]).start()
     config = write_config(tmp_path / "run.yaml", parked_video, port=broker.port, workdir=tmp_path, loop=True,
                           detector={"motion_gating": False},
                           reader={"min_confidence": 0.3}, voting={"min_confidence": 0.3})
@@ -358,6 +358,8 @@ def test_sigterm_reports_the_open_track_publishes_offline_and_exits_0(mosquitto,
     flushed = list(logged_events(tmp_path).values())
     assert len(flushed) == 1, "the open track was not reported at SIGTERM"
     assert flushed[0]["first_seen"] < flushed[0]["last_seen"]  # seen over many frames before the stop
+    assert not wait_for_delivery(subscriber, {flushed[0]["event_id"]})  # sent before going offline
+    assert spooled_events(tmp_path / "spool.sqlite3") == {}
     assert wait_until(lambda: [m.payload for m in subscriber.on(AVAILABILITY_TOPIC)][-1:] == [b"offline"], 5)
     assert f"Received DISCONNECT from {CLIENT_ID}" in broker.log_text()  # a clean goodbye, not the Last Will
     assert wait_until(lambda: statuses(subscriber)[-1]["state"] == "stopped", 5)
@@ -408,11 +410,12 @@ def test_unwritable_plate_log_mqtt_goes_on_and_status_reports_it(mosquitto, scen
     assert code == 0  # it played the whole video
     assert wait_until(lambda: statuses(subscriber) and statuses(subscriber)[-1]["state"] == "stopped", 5)
     final = statuses(subscriber)[-1]
+    wait_until(lambda: len(received_events(subscriber)) >= final["events"], DELIVERY_WAIT_S)
     subscriber.stop()
     assert final["plate_log_events_written"] == 0
     assert final["plate_log_events_lost"] == final["events"] >= 1
     assert str(tmp_path / "log") in final["plate_log_error"]
-    assert len(received_events(subscriber)) >= 1  # MQTT did not stop with the log
+    assert len(received_events(subscriber)) == final["events"]  # MQTT did not stop with the log
     assert f"plate log {tmp_path / 'log'}: cannot write event" in daemon.stderr()
     assert_clean_log(daemon)
 
@@ -535,14 +538,13 @@ def test_events_arrive_over_tls_with_a_password_that_is_never_logged(mosquitto, 
 
     code = daemon.wait(60)
     logged = set(logged_events(tmp_path))
-    wait_until(lambda: len(received_events(subscriber)) >= 1, DELIVERY_WAIT_S)
+    missing = wait_for_delivery(subscriber, logged)
     subscriber.stop()
 
     assert code == 0
     assert logged, f"no events; daemon log:\n{daemon.stderr()[-3000:]}"
-    received = set(received_events(subscriber))
-    assert received and received <= logged
-    assert logged <= received | spooled_events(tmp_path / "spool.sqlite3").keys()
+    assert not missing, f"{len(missing)} of {len(logged)} events did not arrive over TLS"
+    assert set(received_events(subscriber)) == logged
     assert "MQTT: connected to 127.0.0.1" in daemon.stderr()
     assert secret not in daemon.stderr()
     assert_clean_log(daemon)
