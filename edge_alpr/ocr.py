@@ -61,6 +61,30 @@ def preprocess(crop_bgr: np.ndarray) -> np.ndarray:
     return grey[..., None]
 
 
+#: Crops narrower than this (width / height) may hold a two-line plate; real Indian crops of
+#: both layouts overlap between ~2 and ~3.3, so the reader tries both readings there.
+TWO_LINE_MAX_ASPECT = 3.4
+
+
+def split_two_lines(crop_bgr: np.ndarray) -> np.ndarray:
+    """A two-line plate as one line: the top half, then the bottom half beside it.
+
+    The cut is the quietest row (least horizontal edge energy) in the middle band, which is
+    the gap between the lines. The recognizer is trained on two-line plates in this form, so
+    it reads the top line before the bottom one.
+    """
+    grey = crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
+    h, w = grey.shape[:2]
+    if h < 8:
+        return crop_bgr
+    edges = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)).mean(axis=1)
+    lo, hi = int(h * 0.35), max(int(h * 0.35) + 1, int(h * 0.65))
+    cut = lo + int(np.argmin(np.convolve(edges[lo:hi], np.ones(3) / 3, mode="same")))
+    top, bottom = crop_bgr[:cut], crop_bgr[cut:]
+    bottom = cv2.resize(bottom, (w, top.shape[0]), interpolation=cv2.INTER_AREA)
+    return np.hstack([top, bottom])
+
+
 class Calibration:
     """Maps a decode's raw evidence to the probability that the whole plate is right (Platt
     scaling, fitted on held-out real crops at training time; stored in the model card)."""
@@ -120,7 +144,21 @@ class EdgePlateReader:
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
         decoded = decode_ctc(self.probabilities(crop_bgr), self.grammar)
+        h, w = crop_bgr.shape[:2]
+        if w < TWO_LINE_MAX_ASPECT * h:
+            # Squarish: maybe a two-line plate. Read it as one line too and keep the reading that
+            # fits the grammar, then the more probable one.
+            as_one_line = decode_ctc(self.probabilities(split_two_lines(crop_bgr)), self.grammar)
+            if _better(as_one_line, decoded):
+                decoded = as_one_line
         return _to_read(decoded, self.calibration(decoded), self.min_confidence)
+
+
+def _better(a: Decoded, b: Decoded) -> bool:
+    a_fits, b_fits = a.plate_format != "unknown", b.plate_format != "unknown"
+    if a_fits != b_fits:
+        return a_fits
+    return a.sequence_probability > b.sequence_probability
 
 
 class RapidOcrReader:

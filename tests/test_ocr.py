@@ -112,3 +112,16 @@ def test_rapidocr_backend_decodes_with_the_same_grammar():
     reads = [(text, reader.read(image)) for text, image in _rendered(5, 6, "one")]
     assert all(len(r.char_confidences) == len(r.text) for _, r in reads)
     assert sum(r.text == text for text, r in reads) >= 3, [(t, r.text) for t, r in reads]
+
+
+def test_split_two_lines_cuts_in_the_gap_between_the_lines():
+    from edge_alpr.ocr import split_two_lines
+
+    image = np.full((120, 200, 3), 255, np.uint8)
+    cv2.putText(image, "KA01", (20, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (0, 0, 0), 4)  # rows ~15-45
+    cv2.putText(image, "AB1234", (10, 105), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 4)  # rows ~78-105
+    out = split_two_lines(image)
+    cut = out.shape[0]
+    assert 46 <= cut <= 77  # between the lines: no character is cut in two
+    assert out.shape[1] == 2 * image.shape[1]
+    np.testing.assert_array_equal(out[:, :200], image[:cut])

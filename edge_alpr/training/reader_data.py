@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from edge_alpr.datasets.manifest import load_manifest
-from edge_alpr.ocr import crop_plate, preprocess
+from edge_alpr.ocr import crop_plate, preprocess, split_two_lines
 from edge_alpr.training.detector_data import is_val, reader_val_texts
 from edge_alpr.types import ALPHABET
 
@@ -143,6 +143,8 @@ class ReaderDataset:
         pool = self.synthetic if rng.random() < self.fraction else self.real
         crop = pool[int(rng.integers(len(pool)))]
         image = jitter_crop(crop.image, rng)
+        if crop.layout == "two":  # the form the reader gives two-line plates (ocr.split_two_lines)
+            image = split_two_lines(image)
         grey = preprocess(image)[..., 0]
         return photometric(grey, rng), encode_text(crop.text)
 
