@@ -157,7 +157,12 @@ def _load_image(path: Path):
 
     image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
     if image is None:
-        reason = "does not exist" if not path.exists() else "is not an image OpenCV can read"
+        if not path.exists():
+            reason = "does not exist"
+        elif path.is_dir():
+            reason = "is a directory; expected image files (e.g. DIR/*.jpg)"
+        else:
+            reason = "is not an image OpenCV can read"
         raise InputError(f"{path}: {reason}")
     return image
 

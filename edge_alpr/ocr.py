@@ -17,7 +17,7 @@ import numpy as np
 
 from edge_alpr.errors import ModelError
 from edge_alpr.plates import Decoded, decode_ctc
-from edge_alpr.runtime import TFLiteModel, load_model_card
+from edge_alpr.runtime import TFLiteModel, load_model_card, model_card_path
 from edge_alpr.types import ALPHABET, PlateRead
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,11 @@ class EdgePlateReader:
             raise ModelError(f"{model_path}: expected one output (CTC probabilities), found {len(self.model.outputs)}")
         self._output = next(iter(self.model.outputs))
         cal = card.get("calibration", {})
-        self.calibration = Calibration(cal.get("a", 1.0), cal.get("b", 0.0), cal.get("c", 0.0))
+        try:
+            self.calibration = Calibration(*(float(cal.get(k, d)) for k, d in (("a", 1.0), ("b", 0.0), ("c", 0.0))))
+        except (AttributeError, TypeError, ValueError):
+            raise ModelError(f"{model_card_path(model_path)}: 'calibration' must be an object of numbers a, b, c, "
+                             f"got {cal!r}") from None
         self.grammar, self.min_confidence = grammar, min_confidence
         self.model_info = {"name": card.get("name", "plate_reader"), "version": card.get("version", "unknown"),
                            "backend": "edge", "runtime": self.model.backend}

@@ -101,15 +101,6 @@ class TFLiteModel:
         self.input = _spec(inputs[0])
         self.outputs = {d["name"]: _spec(d) for d in self._interp.get_output_details()}
 
-    def output_named(self, fragment: str) -> TensorSpec:
-        """The output whose name contains ``fragment`` (converter names keep the export's names)."""
-        hits = [s for name, s in self.outputs.items() if fragment in name]
-        if len(hits) != 1:
-            raise ModelError(
-                f"{self.path}: expected one output named like {fragment!r}, found {sorted(self.outputs)}"
-            )
-        return hits[0]
-
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Run on a float or uint8 batch of the input's shape; returns dequantized float outputs."""
         if x.dtype != self.input.dtype:
@@ -119,17 +110,24 @@ class TFLiteModel:
         return {name: s.dequantize(self._interp.get_tensor(s.index)) for name, s in self.outputs.items()}
 
 
-def load_model_card(model_path: str | Path) -> dict:
+def model_card_path(model_path: str | Path) -> Path:
     """The JSON model card beside a model: ``plate_detector_int8.tflite`` -> ``plate_detector.json``."""
     model_path = Path(model_path)
     stem = model_path.stem
     for suffix in ("_int8", "_float16", "_float32", "_float", "_fp16"):
         if stem.endswith(suffix):
             stem = stem[: -len(suffix)]
-    card = model_path.with_name(stem + ".json")
+    return model_path.with_name(stem + ".json")
+
+
+def load_model_card(model_path: str | Path) -> dict:
+    card = model_card_path(model_path)
     if not card.is_file():
         raise ModelError(f"{model_path}: its model card {card.name} is missing beside it")
     try:
-        return json.loads(card.read_text(encoding="utf-8"))
+        data = json.loads(card.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ModelError(f"{card}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{card}: expected a JSON object (the model card), got a {type(data).__name__}")
+    return data

@@ -183,16 +183,20 @@ class ViewBoxes:
     scores: np.ndarray  # float32 (N,)
     view: np.ndarray  # int (N,): index of the view each box came from
     cut: np.ndarray  # bool (N, 4): see cut_sides
+    view_side: np.ndarray  # float (N,): the longer side of the box's view in frame px; the detector
+    # letterboxes the view, so one model pixel spans view_side / input_size frame pixels
 
     @classmethod
     def concat(cls, parts: Sequence[ViewBoxes]) -> ViewBoxes:
         if not parts:
-            return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros((0, 4), bool))
+            return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64),
+                       np.zeros((0, 4), bool), np.zeros(0, np.float64))
         return cls(
             np.concatenate([p.boxes for p in parts]).astype(np.float32),
             np.concatenate([p.scores for p in parts]).astype(np.float32),
             np.concatenate([p.view for p in parts]).astype(np.int64),
             np.concatenate([p.cut for p in parts]),
+            np.concatenate([p.view_side for p in parts]).astype(np.float64),
         )
 
 
@@ -204,12 +208,14 @@ def _axis_iou(lo_a: np.ndarray, hi_a: np.ndarray, lo_b: np.ndarray, hi_b: np.nda
 
 
 def same_plate_matrix(found: ViewBoxes, iou: float, containment: float) -> np.ndarray:
-    """(N, N) bool: boxes i and j, from different views, show the same plate.
+    """(N, N) bool: boxes i and j show the same plate.
 
-    They do when their IoU is at least ``iou``; or one has at least ``containment`` of its area
-    inside the other (plates never nest, so this is a coarse or partial view of one plate); or
-    at least one is cut, they meet, and on every axis where neither is cut their extents agree
-    (1-D IoU at least ``iou``): two fragments of a plate split between neighbouring tiles.
+    They do when one has at least ``containment`` of its area inside the other: plates never
+    nest, so this is a partial or coarse box of one plate, from any view (the detector's own NMS
+    keeps a box of a plate's text inside the plate's box). Boxes from different views also do
+    when their IoU is at least ``iou``, or when at least one is cut, they meet, and on every axis
+    where neither is cut their extents agree (1-D IoU at least ``iou``): two fragments of a plate
+    split between neighbouring tiles.
     """
     b = found.boxes.astype(np.float64)
     pair_iou = box_iou(b, b)
@@ -230,9 +236,24 @@ def same_plate_matrix(found: ViewBoxes, iou: float, containment: float) -> np.nd
     fragments = any_cut & (inter > 0) & x_agrees & y_agrees
 
     other_view = found.view[:, None] != found.view[None]
-    same = other_view & ((pair_iou >= iou) | (contained >= containment) | fragments)
+    same = (contained >= containment) | (other_view & ((pair_iou >= iou) | fragments))
     np.fill_diagonal(same, False)
     return same
+
+
+def _fused_box(found: ViewBoxes, seed: int, whole: np.ndarray, iou: float) -> np.ndarray:
+    """Weighted box fusion of the group's whole boxes that overlap the seed by ``iou``; boxes
+    only contained in it (a plate's text, a coarse view) are duplicates, not estimates of it."""
+    fused = whole & (box_iou(found.boxes[seed : seed + 1], found.boxes)[0] >= iou)
+    fused[seed] = True
+    weights = fusion_weights(found.scores[fused], found.view_side[fused])
+    return (found.boxes[fused] * weights[:, None]).sum(axis=0) / max(weights.sum(), 1e-9)
+
+
+def fusion_weights(scores: np.ndarray, view_side: np.ndarray) -> np.ndarray:
+    """How much each box counts in a fusion: its score per frame pixel of one model pixel, as a
+    box is as precise as its view's pixels are fine."""
+    return scores.astype(np.float64) / view_side
 
 
 def merge_views(found: ViewBoxes, method: Literal["nms", "wbf"], iou: float, containment: float) -> Detections:
@@ -240,9 +261,9 @@ def merge_views(found: ViewBoxes, method: Literal["nms", "wbf"], iou: float, con
 
     Greedy like NMS: the best box not yet used (whole boxes before cut ones) starts a group,
     which takes every box showing the same plate as it, plus fragments showing the same plate
-    as any member. A group with whole boxes gives the best one (``nms``) or their score-weighted
-    mean (``wbf``), its fragments dropped; a group of fragments only gives their union. The
-    score is the group's best: a plate seen in one view is no less likely for it.
+    as any member. A group with whole boxes gives the best-scored one (``nms``) or the fusion of
+    those overlapping it (``wbf``), its fragments dropped; a group of fragments only gives their
+    union. The score is the group's best: a plate seen in one view is no less likely for it.
     """
     n = len(found.boxes)
     if n == 0:
@@ -261,11 +282,7 @@ def merge_views(found: ViewBoxes, method: Literal["nms", "wbf"], iou: float, con
         used |= members
         whole = members & ~is_cut
         if whole.any():
-            if method == "nms":
-                box = found.boxes[seed]
-            else:
-                weights = found.scores[whole].astype(np.float64)
-                box = (found.boxes[whole] * weights[:, None]).sum(axis=0) / max(weights.sum(), 1e-9)
+            box = found.boxes[seed] if method == "nms" else _fused_box(found, seed, whole, iou)
         else:
             parts = found.boxes[members]
             box = np.concatenate([parts[:, :2].min(axis=0), parts[:, 2:].max(axis=0)])
@@ -318,6 +335,7 @@ class MultiViewDetector:
             parts.append(ViewBoxes(
                 boxes, found.scores, np.full(len(boxes), index),
                 cut_sides(boxes, view.rect, frame_w, frame_h, self.config.cut_edge_margin),
+                np.full(len(boxes), float(max(view.width, view.height))),
             ))
         started = time.perf_counter()
         merged = merge_views(ViewBoxes.concat(parts), self.config.merge, self.config.merge_iou, self.config.merge_containment)

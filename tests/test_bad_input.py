@@ -102,11 +102,6 @@ def tiny_jpeg() -> bytes:
 FAKE_TFLITE = b"\x1c\x00\x00\x00TFL3" + bytes(range(256)) * 4
 
 SINK = "outputs:\n  mqtt:\n"
-XFAIL_CARD = pytest.mark.xfail(strict=True, reason=(
-    "edge_alpr/runtime.py load_model_card returns any JSON value; a card that is not a JSON object "
-    "(or a reader card whose 'calibration' is not a mapping of numbers) crashes with AttributeError "
-    "or gives a garbled message instead of a ModelError that says a JSON object was expected"))
-
 ROWS = [
     # --- YAML that does not parse -----------------------------------------------------------
     pytest.param(check("detector:\n\tnum_threads: 2\n", "c.yaml:2:1: invalid YAML", "'\\t'"),
@@ -258,12 +253,12 @@ ROWS = [
                               f"$models/{READER}: its model card plate_reader.json is missing"),
                  id="reader-card-missing"),
     pytest.param(broken_model(replace_file("plate_detector.json", b"[320]"), "$models/plate_detector.json",
-                              "JSON object"), id="detector-card-not-an-object", marks=XFAIL_CARD),
+                              "JSON object"), id="detector-card-not-an-object"),
     pytest.param(broken_model(replace_file("plate_reader.json", b"[1, 2]"), "$models/plate_reader.json",
-                              "JSON object"), id="reader-card-not-an-object", marks=XFAIL_CARD),
+                              "JSON object"), id="reader-card-not-an-object"),
     pytest.param(broken_model(replace_file("plate_reader.json", b'{"calibration": {"a": "steep"}}'),
                               "$models/plate_reader.json", "calibration"),
-                 id="reader-card-calibration-not-numbers", marks=XFAIL_CARD),
+                 id="reader-card-calibration-not-numbers"),
     # --- images given to detect / read -------------------------------------------------------------
     pytest.param(Row(("detect", "$tmp/notes.jpg", "$tmp/car.png"), 5,
                      ("edge-alpr: $tmp/notes.jpg: is not an image OpenCV can read",),
@@ -281,9 +276,7 @@ ROWS = [
                  id="read-unreadable-crop"),
     pytest.param(Row(("detect", "$tmp/photos"), 5, ("edge-alpr: $tmp/photos: is a directory",),
                      needs_models=True),
-                 id="detect-a-directory", marks=pytest.mark.xfail(strict=True, reason=(
-                     "edge_alpr/cli.py _load_image calls a directory 'not an image OpenCV can read'; it "
-                     "should say it is a directory and that image files are expected"))),
+                 id="detect-a-directory"),
     pytest.param(Row(("detect", "$tmp/car.png"), 3, (f"$models/{DETECTOR}: detector model not found",)),
                  id="detect-without-a-detector-model"),
 ]

@@ -66,8 +66,8 @@ class StrategyConfig(StrictModel):
     merge: Literal["nms", "wbf"] = Field(
         "wbf",
         description="How boxes of one plate seen in several views become one: 'nms' keeps the best-scored "
-        "box; 'wbf' (weighted box fusion) averages the boxes weighted by score, which steadies the box "
-        "when a far plate is seen coarsely in the whole view and sharply in a tile. Fragments of a plate "
+        "box; 'wbf' (weighted box fusion) averages the boxes weighted by score and by how fine the view's "
+        "pixels are, so a tile's sharp box of a far plate outweighs the whole view's coarse one. Fragments of a plate "
         "cut by a tile edge are dropped when another view sees it whole, and joined when none does.",
     )
     merge_iou: float = Field(

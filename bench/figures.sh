@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Reproduce every figure of docs/figures.md into runs/figures/ (needs ../shared/datasets and the
+# train + rapidocr extras; ~20 min on a 2-core machine; run it on an otherwise idle machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+D=${DATASETS:-../shared/datasets}
+OUT=runs/figures
+mkdir -p "$OUT" runs/eval-videos
+
+echo "== detector input size" && $PY bench/input_size.py --datasets "$D" | tee "$OUT/input_size.txt"
+echo "== detector int8 vs float" && $PY -m edge_alpr bench detector --images 100 --threads 1 2 | tee "$OUT/bench_detector.txt"
+echo "== reader vs PP-OCRv4 and Tesseract" && $PY -m edge_alpr bench reader --threads 1 | tee "$OUT/bench_reader.txt"
+echo "== pipeline 1280x720" && $PY -m edge_alpr bench pipeline --threads 2 | tee "$OUT/bench_pipeline.txt"
+
+echo "== end-to-end stills"
+$PY -m edge_alpr eval --manifest "$D/in_olx_scenes/manifest.jsonl" --holdout detector-val --plots "$OUT/in_olx" | tee "$OUT/eval_in_olx.txt"
+$PY -m edge_alpr eval --manifest "$D/openalpr_us/manifest.jsonl" --holdout detector-val --grammar any | tee "$OUT/eval_us.txt"
+$PY -m edge_alpr eval --manifest "$D/openalpr_br/manifest.jsonl" --holdout detector-val --grammar any | tee "$OUT/eval_br.txt"
+$PY -m edge_alpr eval --manifest "$D/openlpr/manifest.jsonl" --split val --plots "$OUT/openlpr" | tee "$OUT/eval_openlpr.txt"
+$PY -m edge_alpr eval --reader-only --manifest "$D/in_plates/labels.jsonl" --split val --plots "$OUT/reader" | tee "$OUT/eval_reader.txt"
+
+echo "== videos: temporal redundancy"
+$PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 12 --seed 0 --sets in_olx_scenes --name real_val_in --no-synth
+$PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 12 --seed 0
+$PY -m edge_alpr eval-video --video runs/eval-videos/real_val_in.mp4 | tee "$OUT/video_real_in.txt"
+$PY -m edge_alpr eval-video --video runs/eval-videos/synth_scene.mp4 | tee "$OUT/video_synth.txt"
+$PY -m edge_alpr eval-video --video demo/demo.mp4 | tee "$OUT/video_demo.txt"
+
+echo "== detector strategies" && $PY bench/strategies.py --datasets "$D" | tee "$OUT/strategies.txt"
+echo "figures written to $OUT"
