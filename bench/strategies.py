@@ -7,12 +7,12 @@ Runs every strategy on the same frames in one go:
 * the detector's validation photos (the fixed split of ``training/detector_data.is_val``) at
   their own size, grouped by long side (<= 640, <= 1280, larger);
 * large frames, 1920x1080 and 1150x1750 portrait, made from them: a validation photo scaled so
-  its plate is 1-6 % of the frame width, pasted so the plate lies in a fixed road region (the
+  its plate is 1-6 % of the frame width (``--plate-width``), pasted so the plate lies in a fixed road region (the
   frame's roi), over a blurred, enlarged copy of another validation photo whose plates were
   painted out first. Plates centred outside the roi count for no strategy.
 
-For each frame size and strategy it prints the ms per frame, the detector runs per frame, and
-recall/precision at IoU 0.5 by plate width relative to the frame width (<3 %, 3-6 %, >6 %) and by
+For each frame size and strategy it prints the ms per frame, the detector runs per frame, the
+mean IoU of the plates found (how tight the boxes are), and recall/precision at IoU 0.5 by plate width relative to the frame width (<3 %, 3-6 %, >6 %) and by
 layout (box w/h < 2.2 is a two-line plate), then the default it recommends for that frame size
 and why. Timings are of this machine; pass ``--device-slowdown`` (target ms / ms here for one
 detector run, e.g. from ``edge-alpr bench`` on the Pi) to judge real time on the target.
@@ -48,7 +48,7 @@ IOU_THRESHOLD = 0.5
 TWO_LINE_ASPECT = 2.2  # box w/h below this is a two-line (square-ish) plate
 SIZE_BUCKETS = ("<3%", "3-6%", ">6%")
 LAYOUT_BUCKETS = ("one", "two")
-PLATE_WIDTH_RANGE = (0.01, 0.06)  # of the frame width, for the large frames
+PLATE_WIDTH_RANGE = (0.01, 0.06)  # default widest-plate width in the large frames, of the frame width
 MAX_UPSCALE = 2.5  # a photo enlarged more than this is too blurred to stand for a real camera
 MIN_VISIBLE = 0.6  # a plate less visible than this after pasting is ignored, not counted
 F1_TIE = 0.01  # strategies this close in F1 are equally good: the cheaper one wins
@@ -147,9 +147,11 @@ def blurred_background(photo: Photo, width: int, height: int, rng: np.random.Gen
     """The photo with its plates painted out, enlarged to cover the frame and blurred, so it looks
     like an out-of-focus scene and holds no plate the truth does not list."""
     image = photo.load()
-    fill = np.median(image.reshape(-1, 3), axis=0)
+    plates = np.zeros(image.shape[:2], np.uint8)
     for x1, y1, x2, y2 in photo.boxes.astype(int):
-        image[max(0, y1) : y2, max(0, x1) : x2] = fill
+        plates[max(0, y1) : y2 + 1, max(0, x1) : x2 + 1] = 255
+    # Inpainting leaves no flat plate-shaped patch for the detector to fire on.
+    image = cv2.inpaint(image, cv2.dilate(plates, np.ones((5, 5), np.uint8)), 5, cv2.INPAINT_TELEA)
     scale = max(width / image.shape[1], height / image.shape[0])
     big = cv2.resize(image, (math.ceil(image.shape[1] * scale), math.ceil(image.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
     x0 = int(rng.integers(0, big.shape[1] - width + 1))
@@ -157,14 +159,16 @@ def blurred_background(photo: Photo, width: int, height: int, rng: np.random.Gen
     return cv2.GaussianBlur(big[y0 : y0 + height, x0 : x0 + width], (0, 0), sigmaX=width / 200)
 
 
-def paste_vehicle(frame: np.ndarray, vehicle: Photo, road: tuple[int, int, int, int], rng: np.random.Generator) -> np.ndarray:
-    """Paste the photo scaled so its widest plate is 1-6 % of the frame width, with that plate
-    inside ``road``; returns the photo's plate boxes in frame pixels (before clipping)."""
+def paste_vehicle(frame: np.ndarray, vehicle: Photo, road: tuple[int, int, int, int], rng: np.random.Generator,
+                  plate_width: tuple[float, float] = PLATE_WIDTH_RANGE) -> np.ndarray:
+    """Paste the photo scaled so its widest plate is ``plate_width`` (a range, fractions of the
+    frame width) wide, with that plate inside ``road``; returns the photo's plate boxes in frame
+    pixels (before clipping)."""
     height, width = frame.shape[:2]
     image = vehicle.load()
     widths = vehicle.boxes[:, 2] - vehicle.boxes[:, 0]
     anchor = vehicle.boxes[int(np.argmax(widths))]
-    scale = min(rng.uniform(*PLATE_WIDTH_RANGE) * width / max(float(widths.max()), 1.0), MAX_UPSCALE)
+    scale = min(rng.uniform(*plate_width) * width / max(float(widths.max()), 1.0), MAX_UPSCALE)
     small = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     plate = anchor * scale
@@ -179,7 +183,8 @@ def paste_vehicle(frame: np.ndarray, vehicle: Photo, road: tuple[int, int, int, 
     return vehicle.boxes * scale + np.array([ox, oy, ox, oy], np.float32)
 
 
-def large_frames(photos: list[Photo], layout: Layout, count: int, seed: int) -> Iterator[BenchFrame]:
+def large_frames(photos: list[Photo], layout: Layout, count: int, seed: int,
+                 plate_width: tuple[float, float] = PLATE_WIDTH_RANGE) -> Iterator[BenchFrame]:
     vehicles = [p for p in photos if len(p.boxes)]
     if not vehicles or len(photos) < 2:
         return
@@ -194,7 +199,7 @@ def large_frames(photos: list[Photo], layout: Layout, count: int, seed: int) -> 
             pick = (pick + 1) % len(photos)
         background = photos[pick]
         frame = blurred_background(background, layout.width, layout.height, rng)
-        boxes = paste_vehicle(frame, vehicle, road, rng)
+        boxes = paste_vehicle(frame, vehicle, road, rng, plate_width)
         clipped = boxes.copy()
         clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, layout.width)
         clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, layout.height)
@@ -226,14 +231,16 @@ class Tally:
     tp: Counter = field(default_factory=Counter)
     fn: Counter = field(default_factory=Counter)
     fp: Counter = field(default_factory=Counter)
+    ious: list[float] = field(default_factory=list)  # of every hit: how tight the boxes are
 
     def add(self, frame: BenchFrame, boxes: np.ndarray, scores: np.ndarray, ms: float, runs: int) -> None:
         self.ms.append(ms)
         self.runs.append(runs)
         width = frame.image.shape[1]
         match = match_boxes(boxes, scores, frame.boxes, IOU_THRESHOLD, frame.ignore)
-        for p, g in match.pairs:
+        for (p, g), iou in zip(match.pairs, match.ious):
             if not frame.ignore[g]:
+                self.ious.append(float(iou))
                 for bucket in ("all", *plate_buckets(frame.boxes[g], width)):
                     self.tp[bucket] += 1
         for g in match.unmatched_gts:
@@ -291,11 +298,12 @@ def print_group(group: str, tallies: dict[str, Tally]) -> None:
     print(f"\n== {group}: {len(any_tally.ms)} frames, {plates['all']} plates "
           f"({', '.join(f'{b} {plates[b]}' for b in (*SIZE_BUCKETS, *LAYOUT_BUCKETS))})")
     buckets = ("all", *SIZE_BUCKETS, *LAYOUT_BUCKETS)
-    print(f"{'strategy':<20} {'runs':>4} {'ms mean':>8} {'ms p95':>7} " + " ".join(f"{'R/P ' + b:>11}" for b in buckets))
+    print(f"{'strategy':<20} {'runs':>4} {'ms mean':>8} {'ms p95':>7} {'IoU':>5} " + " ".join(f"{'R/P ' + b:>11}" for b in buckets))
     for name, tally in tallies.items():
         lat = latency_summary(tally.ms)
         cells = " ".join(f"{_fmt(tally.recall(b))}/{_fmt(tally.precision(b))}" for b in buckets)
-        print(f"{name:<20} {np.mean(tally.runs):4.1f} {lat['mean']:8.1f} {lat['p95']:7.1f} {cells}")
+        iou = _fmt(float(np.mean(tally.ious)) if tally.ious else None)
+        print(f"{name:<20} {np.mean(tally.runs):4.1f} {lat['mean']:8.1f} {lat['p95']:7.1f} {iou} {cells}")
 
 
 def choose_default(tallies: dict[str, Tally], budget_ms: float, slowdown: float) -> tuple[str, str]:
@@ -333,6 +341,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--datasets", type=Path, default=REPO_ROOT.parent / "shared" / "datasets")
     parser.add_argument("--threads", type=int, default=2, help="detector CPU threads")
     parser.add_argument("--synthetic", type=int, default=100, help="large frames per layout (default 100)")
+    parser.add_argument("--plate-width", type=float, nargs=2, default=PLATE_WIDTH_RANGE, metavar=("MIN", "MAX"),
+                        help="range of the pasted plate's width in the large frames, as fractions of the frame "
+                        "width (default 0.01 0.06: far plates; up to 0.15 adds near ones)")
     parser.add_argument("--limit", type=int, default=None, help="use at most this many validation photos (quick runs)")
     parser.add_argument("--detect-fps", type=float, default=5.0,
                         help="detected frames per second the target must sustain (default 5: a plate crossing "
@@ -360,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model {args.model} ({detector.model_info['version']}, input {detector.input_size} px), "
               f"{args.threads} threads, load average {load:.1f} on {os.cpu_count()} CPUs"
               + (" (busy machine: timings are inflated)" if load > 0.5 * (os.cpu_count() or 1) else ""))
-        frames = itertools.chain(photo_frames(photos), *(large_frames(photos, layout, args.synthetic, args.seed) for layout in LAYOUTS))
+        frames = itertools.chain(photo_frames(photos), *(large_frames(photos, layout, args.synthetic, args.seed, tuple(args.plate_width)) for layout in LAYOUTS))
         results = run_strategies(detector, frames)
     except EdgeAlprError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -258,6 +258,7 @@ def test_boxes_of_one_plate_from_two_views_merge_even_below_the_iou_threshold(me
         scores=np.array([0.6, 0.9], np.float32),
         view=np.array([0, 1]),
         cut=np.zeros((2, 4), bool),
+        view_side=np.array([1000.0, 1000.0]),
     )
     merged = merge_views(found, merge, iou=0.45, containment=0.7)
     assert len(merged) == 1
@@ -272,20 +273,32 @@ def test_a_fragment_joins_its_plate_through_any_box_of_the_group():
         scores=np.array([0.9, 0.8, 0.5], np.float32),
         view=np.array([0, 1, 2]),
         cut=np.array([[False] * 4, [False] * 4, [True, False, False, False]]),
+        view_side=np.array([1920.0, 640.0, 640.0]),
     )
     merged = merge_views(found, "nms", iou=0.45, containment=0.7)
     assert len(merged) == 1
     assert merged.boxes[0] == pytest.approx([100, 100, 180, 140])
 
 
-def test_boxes_from_the_same_view_are_never_merged():
+@pytest.mark.parametrize(
+    "second, merged",
+    [
+        ((120, 110, 180, 140), True),  # nested: the plate's text inside the plate's box
+        ((150, 100, 250, 150), False),  # IoU 0.33, neither inside the other: two plates
+        ((140, 100, 240, 150), False),  # side by side, 60 % of each inside the other
+    ],
+)
+def test_boxes_from_the_same_view_merge_only_when_nested(second, merged):
     found = ViewBoxes(
-        boxes=np.array([[100, 100, 200, 150], [120, 110, 180, 140]], np.float32),
-        scores=np.array([0.6, 0.9], np.float32),
+        boxes=np.array([[100, 100, 200, 150], second], np.float32),
+        scores=np.array([0.9, 0.6], np.float32),
         view=np.array([0, 0]),
         cut=np.zeros((2, 4), bool),
+        view_side=np.array([1000.0, 1000.0]),
     )
-    assert len(merge_views(found, "nms", iou=0.45, containment=0.7)) == 2
+    result = merge_views(found, "wbf", iou=0.45, containment=0.7)
+    assert len(result) == (1 if merged else 2)
+    assert result.boxes[0] == pytest.approx([100, 100, 200, 150])
 
 
 def test_wbf_averages_whole_boxes_by_score():
@@ -294,10 +307,24 @@ def test_wbf_averages_whole_boxes_by_score():
         scores=np.array([0.75, 0.25], np.float32),
         view=np.array([0, 1]),
         cut=np.zeros((2, 4), bool),
+        view_side=np.array([1000.0, 1000.0]),
     )
     merged = merge_views(found, "wbf", iou=0.45, containment=0.7)
     assert merged.boxes[0] == pytest.approx([102.5, 100, 202.5, 150])
     assert merge_views(found, "nms", iou=0.45, containment=0.7).boxes[0] == pytest.approx([100, 100, 200, 150])
+
+
+def test_wbf_trusts_a_box_from_a_finer_view_more():
+    # Equal scores; the second box comes from a view with 3x finer pixels (a 640 px tile of a
+    # 1920 px frame), so it weighs 3x as much.
+    found = ViewBoxes(
+        boxes=np.array([[100, 100, 200, 150], [120, 100, 220, 150]], np.float32),
+        scores=np.array([0.5, 0.5], np.float32),
+        view=np.array([0, 1]),
+        cut=np.zeros((2, 4), bool),
+        view_side=np.array([1920.0, 640.0]),
+    )
+    assert merge_views(found, "wbf", iou=0.45, containment=0.7).boxes[0] == pytest.approx([115, 100, 215, 150])
 
 
 # --------------------------------------------------------------------------- roi
