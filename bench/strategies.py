@@ -7,15 +7,16 @@ Runs every strategy on the same frames in one go:
 * the detector's validation photos (the fixed split of ``training/detector_data.is_val``) at
   their own size, grouped by long side (<= 640, <= 1280, larger);
 * large frames, 1920x1080 and 1150x1750 portrait, made from them: a validation photo scaled so
-  its plate is 1-6 % of the frame width (``--plate-width``), pasted so the plate lies in a fixed road region (the
-  frame's roi), over a blurred, enlarged copy of another validation photo whose plates were
-  painted out first. Plates centred outside the roi count for no strategy.
+  its widest plate is 1-6 % of the frame width (``--plate-width``), pasted so that plate lies in
+  a fixed road region (the frame's roi), over a blurred, enlarged copy of another validation
+  photo whose plates were painted out first. Plates centred outside the roi count for nothing.
 
 For each frame size and strategy it prints the ms per frame, the detector runs per frame, the
-mean IoU of the plates found (how tight the boxes are), and recall/precision at IoU 0.5 by plate width relative to the frame width (<3 %, 3-6 %, >6 %) and by
-layout (box w/h < 2.2 is a two-line plate), then the default it recommends for that frame size
-and why. Timings are of this machine; pass ``--device-slowdown`` (target ms / ms here for one
-detector run, e.g. from ``edge-alpr bench`` on the Pi) to judge real time on the target.
+mean IoU of the plates found (how tight the boxes are), and recall/precision at IoU 0.5 by
+plate width relative to the frame width (<3 %, 3-6 %, >6 %) and by layout (box w/h < 2.2 is a
+two-line plate); then the default it recommends for each frame size and why. Timings are of
+this machine; pass ``--device-slowdown`` (target ms / ms here for one detector run, e.g. from
+``edge-alpr bench`` on the Pi) to judge real time on the target.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ LAYOUT_BUCKETS = ("one", "two")
 PLATE_WIDTH_RANGE = (0.01, 0.06)  # default widest-plate width in the large frames, of the frame width
 MAX_UPSCALE = 2.5  # a photo enlarged more than this is too blurred to stand for a real camera
 MIN_VISIBLE = 0.6  # a plate less visible than this after pasting is ignored, not counted
-F1_TIE = 0.01  # strategies this close in F1 are equally good: the cheaper one wins
+RECALL_TIE = 0.01  # strategies this close in recall are equally good: the cheaper one wins
 
 #: The strategies compared, by name. Those needing a roi run only on frames that have one.
 STRATEGIES: dict[str, StrategyConfig] = {
@@ -140,7 +141,8 @@ def photo_group(width: int, height: int) -> str:
 def photo_frames(photos: list[Photo]) -> Iterator[BenchFrame]:
     for photo in photos:
         image = photo.load()
-        yield BenchFrame(photo_group(image.shape[1], image.shape[0]), image, photo.boxes, np.zeros(len(photo.boxes), bool), None)
+        group = photo_group(image.shape[1], image.shape[0])
+        yield BenchFrame(group, image, photo.boxes, np.zeros(len(photo.boxes), bool), None)
 
 
 def blurred_background(photo: Photo, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -153,7 +155,8 @@ def blurred_background(photo: Photo, width: int, height: int, rng: np.random.Gen
     # Inpainting leaves no flat plate-shaped patch for the detector to fire on.
     image = cv2.inpaint(image, cv2.dilate(plates, np.ones((5, 5), np.uint8)), 5, cv2.INPAINT_TELEA)
     scale = max(width / image.shape[1], height / image.shape[0])
-    big = cv2.resize(image, (math.ceil(image.shape[1] * scale), math.ceil(image.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
+    size = (math.ceil(image.shape[1] * scale), math.ceil(image.shape[0] * scale))
+    big = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
     x0 = int(rng.integers(0, big.shape[1] - width + 1))
     y0 = int(rng.integers(0, big.shape[0] - height + 1))
     return cv2.GaussianBlur(big[y0 : y0 + height, x0 : x0 + width], (0, 0), sigmaX=width / 200)
@@ -259,10 +262,6 @@ class Tally:
         made = self.tp[bucket] + self.fp[bucket]
         return self.tp[bucket] / made if made else None
 
-    def f1(self) -> float:
-        r, p = self.recall() or 0.0, self.precision() or 0.0
-        return 2 * r * p / (r + p) if r + p else 0.0
-
     def mean_ms(self) -> float:
         return latency_summary(self.ms)["mean"]
 
@@ -298,7 +297,8 @@ def print_group(group: str, tallies: dict[str, Tally]) -> None:
     print(f"\n== {group}: {len(any_tally.ms)} frames, {plates['all']} plates "
           f"({', '.join(f'{b} {plates[b]}' for b in (*SIZE_BUCKETS, *LAYOUT_BUCKETS))})")
     buckets = ("all", *SIZE_BUCKETS, *LAYOUT_BUCKETS)
-    print(f"{'strategy':<20} {'runs':>4} {'ms mean':>8} {'ms p95':>7} {'IoU':>5} " + " ".join(f"{'R/P ' + b:>11}" for b in buckets))
+    header = " ".join(f"{'R/P ' + b:>11}" for b in buckets)
+    print(f"{'strategy':<20} {'runs':>4} {'ms mean':>8} {'ms p95':>7} {'IoU':>5} {header}")
     for name, tally in tallies.items():
         lat = latency_summary(tally.ms)
         cells = " ".join(f"{_fmt(tally.recall(b))}/{_fmt(tally.precision(b))}" for b in buckets)
@@ -306,32 +306,37 @@ def print_group(group: str, tallies: dict[str, Tally]) -> None:
         print(f"{name:<20} {np.mean(tally.runs):4.1f} {lat['mean']:8.1f} {lat['p95']:7.1f} {iou} {cells}")
 
 
-def choose_default(tallies: dict[str, Tally], budget_ms: float, slowdown: float) -> tuple[str, str]:
-    """(strategy, reason): the best F1 among the roi-free strategies, the one with the fewest
-    detector runs when within ``F1_TIE``; the reason says whether it keeps up at the target
-    detection rate."""
+def choose_default(
+    tallies: dict[str, Tally], budget_ms: float, slowdown: float, min_precision: float
+) -> tuple[str, str]:
+    """(strategy, reason): the roi-free strategy with the best recall among those whose precision
+    is at least ``min_precision``, the one with the fewest detector runs when within
+    ``RECALL_TIE``; the reason says whether it keeps up at the target detection rate.
+
+    Recall first because a missed plate is a lost event, while a false box mostly costs a reader
+    run: the tracker's min_hits drops one-frame boxes and the reader's grammar rejects non-plates.
+    """
     candidates = {n: t for n, t in tallies.items() if n in DEFAULT_CANDIDATES}
-    best_f1 = max(t.f1() for t in candidates.values())
-    # Among equals, fewer detector runs, then the simpler strategy (listed first): ms are noisy.
+    precise = {n: t for n, t in candidates.items() if (t.precision() or 0.0) >= min_precision} or candidates
+    best_recall = max(t.recall() or 0.0 for t in precise.values())
     order = list(DEFAULT_CANDIDATES)
-    name = min((n for n, t in candidates.items() if t.f1() >= best_f1 - F1_TIE),
-               key=lambda n: (np.mean(candidates[n].runs), order.index(n)))
+    name = min((n for n, t in precise.items() if (t.recall() or 0.0) >= best_recall - RECALL_TIE),
+               key=lambda n: (np.mean(precise[n].runs), order.index(n)))
     chosen, whole = candidates[name], candidates["whole"]
     target_ms = chosen.mean_ms() * slowdown
-    reason = (f"F1 {chosen.f1():.2f} (whole {whole.f1():.2f}); recall <3% {_fmt(chosen.recall('<3%')).strip()} "
-              f"(whole {_fmt(whole.recall('<3%')).strip()}); {np.mean(chosen.runs):.1f} detector runs, "
-              f"{target_ms:.0f} ms per detected frame on the target")
+    reason = (f"recall {_fmt(chosen.recall()).strip()} (whole {_fmt(whole.recall()).strip()}), "
+              f"<3% {_fmt(chosen.recall('<3%')).strip()} (whole {_fmt(whole.recall('<3%')).strip()}), "
+              f"precision {_fmt(chosen.precision()).strip()} (whole {_fmt(whole.precision()).strip()}); "
+              f"{np.mean(chosen.runs):.1f} detector runs, {target_ms:.0f} ms per detected frame on the target")
     if target_ms <= budget_ms:
-        reason += f", within the {budget_ms:.0f} ms budget on every frame"
-    else:
-        share = budget_ms / target_ms
-        every_n = math.ceil(target_ms / budget_ms)
-        reason += (f": real time only if motion gating and detect_every_n_frames leave at most {share:.0%} of "
-                   f"frames to the detector (e.g. detect_every_n_frames >= {every_n})")
-        affordable = [n for n, t in candidates.items() if t.mean_ms() * slowdown <= budget_ms]
-        if affordable:
-            fallback = max(affordable, key=lambda n: candidates[n].f1())
-            reason += f"; within budget on every frame: {fallback} (F1 {candidates[fallback].f1():.2f})"
+        return name, reason + f", within the {budget_ms:.0f} ms budget on every frame"
+    every_n = math.ceil(target_ms / budget_ms)
+    reason += (f": real time only if motion gating and detect_every_n_frames leave at most "
+               f"{budget_ms / target_ms:.0%} of frames to the detector (e.g. detect_every_n_frames >= {every_n})")
+    affordable = [n for n, t in precise.items() if t.mean_ms() * slowdown <= budget_ms]
+    if affordable:
+        fallback = max(affordable, key=lambda n: precise[n].recall() or 0.0)
+        reason += f"; within budget on every frame: {fallback} (recall {_fmt(precise[fallback].recall()).strip()})"
     return name, reason
 
 
@@ -349,7 +354,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="detected frames per second the target must sustain (default 5: a plate crossing "
                         "the view in a second is still detected ~5 times)")
     parser.add_argument("--device-slowdown", type=float, default=1.0,
-                        help="target device ms / this machine's ms for one detector run (default 1: judge on this machine)")
+                        help="target device ms / this machine's ms for one detector run "
+                        "(default 1: judge on this machine)")
+    parser.add_argument("--min-precision", type=float, default=0.5,
+                        help="a default must keep at least this precision (default 0.5: at most one false box "
+                        "per plate found; the tracker and the reader's grammar filter most of them)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -371,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model {args.model} ({detector.model_info['version']}, input {detector.input_size} px), "
               f"{args.threads} threads, load average {load:.1f} on {os.cpu_count()} CPUs"
               + (" (busy machine: timings are inflated)" if load > 0.5 * (os.cpu_count() or 1) else ""))
-        frames = itertools.chain(photo_frames(photos), *(large_frames(photos, layout, args.synthetic, args.seed, tuple(args.plate_width)) for layout in LAYOUTS))
+        large = (large_frames(photos, layout, args.synthetic, args.seed, tuple(args.plate_width)) for layout in LAYOUTS)
+        frames = itertools.chain(photo_frames(photos), *large)
         results = run_strategies(detector, frames)
     except EdgeAlprError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -382,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nRecommended default per frame size (budget {budget_ms:.0f} ms per detected frame at {args.detect_fps:g} "
           f"detections/s, target = this machine x {args.device_slowdown:g}):")
     for group, tallies in results.items():
-        name, reason = choose_default(tallies, budget_ms, args.device_slowdown)
+        name, reason = choose_default(tallies, budget_ms, args.device_slowdown, args.min_precision)
         print(f"  {group}: {name} - {reason}")
     return 0
 

@@ -322,7 +322,8 @@ class MultiViewDetector:
     def detect(self, image_bgr: np.ndarray) -> Detections:
         """Plates in ``image_bgr`` (H, W, 3), merged across views, whose centre is in the roi."""
         if image_bgr is None or image_bgr.ndim != 3:
-            raise ValueError(f"expected a BGR image of shape (H, W, 3), got {None if image_bgr is None else image_bgr.shape}")
+            shape = None if image_bgr is None else image_bgr.shape
+            raise ValueError(f"expected a BGR image of shape (H, W, 3), got {shape}")
         frame_h, frame_w = image_bgr.shape[:2]
         views = self.views(frame_w, frame_h)
         parts, timings = [], []
@@ -338,7 +339,8 @@ class MultiViewDetector:
                 np.full(len(boxes), float(max(view.width, view.height))),
             ))
         started = time.perf_counter()
-        merged = merge_views(ViewBoxes.concat(parts), self.config.merge, self.config.merge_iou, self.config.merge_containment)
+        cfg = self.config
+        merged = merge_views(ViewBoxes.concat(parts), cfg.merge, cfg.merge_iou, cfg.merge_containment)
         if self.config.roi is not None and len(merged):
             merged = merged[centres_inside(merged.boxes, self.config.roi)]
         self.last_merge_ms = (time.perf_counter() - started) * 1000.0

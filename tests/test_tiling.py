@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from bench.strategies import BenchFrame, Photo, Tally, paste_vehicle, plate_buckets
+from bench.strategies import BenchFrame, Photo, Tally, choose_default, paste_vehicle, plate_buckets
 from edge_alpr.config.strategy import StrategyConfig
 from edge_alpr.errors import ConfigError
 from edge_alpr.tiling import (
@@ -30,7 +30,9 @@ class PaintedPlateDetector:
     square ``input_size`` letterbox, so boxes snap to whole model pixels and plates narrower than
     ``min_model_px`` model pixels are missed. A box touching the image edge scores ``edge_score``."""
 
-    def __init__(self, input_size: int = 320, min_model_px: float = 0.0, score: float = 0.8, edge_score: float | None = None):
+    def __init__(
+        self, input_size: int = 320, min_model_px: float = 0.0, score: float = 0.8, edge_score: float | None = None
+    ):
         self.input_size = input_size
         self.min_model_px = min_model_px
         self.score = score
@@ -47,7 +49,8 @@ class PaintedPlateDetector:
         for x, y, bw, bh, _ in stats[1:count]:
             if bw * scale < self.min_model_px:
                 continue
-            box = np.array([np.floor(x * scale), np.floor(y * scale), np.ceil((x + bw) * scale), np.ceil((y + bh) * scale)]) / scale
+            corners = np.array([x, y, x + bw, y + bh]) * scale
+            box = np.concatenate([np.floor(corners[:2]), np.ceil(corners[2:])]) / scale
             box = np.minimum(box, [w, h, w, h])
             boxes.append(box)
             touches_edge = x == 0 or y == 0 or x + bw == w or y + bh == h
@@ -243,7 +246,8 @@ def test_a_fragment_next_to_another_plate_is_not_merged_into_it():
     # The left tile sees only a fragment of the first plate, right beside the second plate.
     plates = [(600, 300, 660, 330), (665, 300, 720, 330)]
     frame = painted_frame(1120, 640, plates)
-    detector = MultiViewDetector(PaintedPlateDetector(edge_score=0.95), StrategyConfig(mode="tiles", tile_size=640, tile_overlap=0.25))
+    config = StrategyConfig(mode="tiles", tile_size=640, tile_overlap=0.25)
+    detector = MultiViewDetector(PaintedPlateDetector(edge_score=0.95), config)
     found = detector.detect(frame)
     assert len(found) == 2
     for plate in plates:
@@ -358,7 +362,8 @@ def test_plates_centred_outside_the_roi_polygon_are_dropped():
 @pytest.mark.parametrize("far", ["tiles", "roi"])
 def test_two_scale_reports_a_plate_seen_in_the_whole_view_and_a_tile_once(merge, far):
     near = (900, 700, 1200, 780)  # big enough for the whole view
-    config = StrategyConfig(mode="two_scale", far=far, merge=merge, roi=[(0, 400), (1920, 400), (1920, 1080), (0, 1080)])
+    road = [(0, 400), (1920, 400), (1920, 1080), (0, 1080)]
+    config = StrategyConfig(mode="two_scale", far=far, merge=merge, roi=road)
     detector = MultiViewDetector(PaintedPlateDetector(min_model_px=12), config)
     found = detector.detect(painted_frame(1920, 1080, [near]))
     assert len(found) == 1
@@ -433,3 +438,28 @@ def test_bench_paste_maps_the_plate_box_into_the_frame(tmp_path):
     assert boxes[0] == pytest.approx(painted, abs=1.5)
     assert 0.01 * 1920 - 1 <= painted[2] - painted[0] <= 0.06 * 1920 + 1
     assert 300 <= painted[0] and painted[2] <= 1600 and 400 <= painted[1] and painted[3] <= 1000
+
+
+def tally(found: int, missed: int, false: int, runs: int, ms: float) -> Tally:
+    t = Tally(ms=[ms], runs=[runs])
+    t.tp["all"], t.fn["all"], t.fp["all"] = found, missed, false
+    return t
+
+
+@pytest.mark.parametrize(
+    "tallies, slowdown, expected, says",
+    [
+        # Best recall wins while precise enough.
+        ({"whole": tally(40, 60, 10, 1, 8), "tiles640": tally(90, 10, 20, 8, 44)}, 1, "tiles640", "within the 200 ms"),
+        # Too imprecise: the false boxes would swamp the reader.
+        ({"whole": tally(40, 60, 10, 1, 8), "tiles640": tally(90, 10, 200, 8, 44)}, 1, "whole", "within the 200 ms"),
+        # Recall within a point: the one with fewer detector runs.
+        ({"whole": tally(98, 2, 10, 1, 8), "two_scale640": tally(99, 1, 10, 9, 50)}, 1, "whole", "within"),
+        # Over budget on the target: say how many frames may be detected.
+        ({"whole": tally(40, 60, 10, 1, 8), "tiles640": tally(90, 10, 20, 8, 44)}, 8, "tiles640", "at most 57%"),
+    ],
+)
+def test_bench_recommends_the_best_recall_that_stays_precise(tallies, slowdown, expected, says):
+    name, reason = choose_default(tallies, budget_ms=200.0, slowdown=slowdown, min_precision=0.5)
+    assert name == expected
+    assert says in reason
