@@ -38,7 +38,7 @@ import numpy as np
 from edge_alpr.datasets.manifest import load_manifest, normalise_plate_text
 from edge_alpr.errors import EdgeAlprError, InputError
 from edge_alpr.evaluation.stills import Layout, plate_layout
-from edge_alpr.synth.scenes import Box, VehicleTruth, VideoTruth, check_video
+from edge_alpr.synth.scenes import Box, VehicleTruth, VideoTruth, check_video, parse_size
 
 #: Datasets whose validation photos have plate texts (openlpr has none).
 REAL_SETS = ("openalpr_us", "openalpr_br", "in_olx_scenes")
@@ -418,14 +418,6 @@ def _write_clip(writer: cv2.VideoWriter, photo: PlatePhoto, plan: ClipPlan, back
 # --- command line ---------------------------------------------------------------------------
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
-    return w, h
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m edge_alpr.evaluation.videogen",
@@ -438,7 +430,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sets", nargs="+", choices=REAL_SETS, default=list(REAL_SETS),
                         help="datasets to take photos from (default all three; in_olx_scenes alone gives Indian plates only)")
     parser.add_argument("--name", default="real_val", help="file name of the real-photo video, without .mp4 (default real_val)")
-    parser.add_argument("--size", type=_size, default=(1280, 720), help="WxH (default 1280x720)")
+    parser.add_argument("--size", type=parse_size, default=(1280, 720), help="WxH (default 1280x720)")
     parser.add_argument("--fps", type=float, default=25.0)
     parser.add_argument("--no-synth", action="store_true", help="skip the generated scene")
     return parser

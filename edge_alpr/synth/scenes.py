@@ -527,7 +527,8 @@ def check_video(path: Path, n_frames: int, size: tuple[int, int]) -> None:
 # --- command line ---------------------------------------------------------------------------
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
+    """argparse type for WxH sizes such as 1280x720."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -542,7 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="the MP4 to write; the truth goes next to it as .json")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vehicles", type=int, default=6, help="number of vehicles (default 6)")
-    parser.add_argument("--size", type=_size, default=(1280, 720), help="WxH (default 1280x720)")
+    parser.add_argument("--size", type=parse_size, default=(1280, 720), help="WxH (default 1280x720)")
     parser.add_argument("--fps", type=float, default=25.0)
     parser.add_argument("--seconds-per-vehicle", type=float, default=2.5, help="how long a pass takes (default 2.5)")
     parser.add_argument("--plates", nargs="+", help="plate texts to use, one vehicle each (overrides --vehicles)")
