@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 import yaml
 
-from broker import Mosquitto, Subscriber, make_password_file, make_tls_files, wait_until
+from broker import Subscriber, make_password_file, make_tls_files, wait_until
 from edge_alpr.synth.scenes import VideoTruth, make_video
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import math
 import sys
 import time
 from pathlib import Path
