@@ -115,7 +115,8 @@ class MotionGate:
 
 
 class RegionOfInterest:
-    """The configured polygon: the detector sees its bounding box, plates must centre inside."""
+    """The bounding box of the configured polygon: the part of the frame the motion gate watches.
+    (The detector strategy crops to it and drops plates centred outside the polygon.)"""
 
     def __init__(self, polygon: list[tuple[float, float]] | None) -> None:
         self.polygon = None if polygon is None else np.asarray(polygon, dtype=np.float32)
@@ -129,13 +130,6 @@ class RegionOfInterest:
         x1, y1 = np.ceil(self.polygon.max(axis=0)).astype(int)
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, w, h)
-
-    def contains_centres(self, boxes: np.ndarray) -> np.ndarray:
-        if self.polygon is None:
-            return np.ones(len(boxes), dtype=bool)
-        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
-        contour = self.polygon.reshape(-1, 1, 2)
-        return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in centres], bool)
 
 
 def crop_quality(crop: np.ndarray, box: np.ndarray) -> float:
@@ -349,7 +343,7 @@ class Pipeline:
         big_enough = (found.widths >= self.cfg.detector.min_plate_width_px) & (
             found.heights >= self.cfg.detector.min_plate_height_px
         )
-        return found[big_enough & self.roi.contains_centres(found.boxes)]
+        return found[big_enough]
 
     # reading
 
@@ -600,7 +594,8 @@ def build_detector(cfg: AppConfig) -> Detector:
 def with_strategy(detector: Detector, cfg: AppConfig) -> Detector:
     """The configured views of a frame (roi crop, tiles, two scales) around a single-view
     detector; ``run``, ``detect`` and ``eval`` all look at frames through this."""
-    if cfg.detector.strategy.mode == "whole":
+    strategy = cfg.detector.strategy
+    if strategy.mode == "whole" and strategy.roi is None:
         return detector
     from edge_alpr.tiling import MultiViewDetector
 

@@ -428,8 +428,6 @@ def test_motion_gate() -> None:
 def test_region_of_interest() -> None:
     roi = RegionOfInterest([(10, 20), (110, 20), (60, 120)])
     assert roi.bounds((240, 320, 3)) == (10, 20, 110, 120)
-    boxes = np.array([[50, 30, 70, 40], [10, 100, 30, 110]], np.float32)  # inside / outside the triangle
-    assert roi.contains_centres(boxes).tolist() == [True, False]
     assert RegionOfInterest(None).bounds((240, 320, 3)) == (0, 0, 320, 240)
 
 
@@ -508,6 +506,18 @@ def test_confident_tracks_are_not_kept_for_review(street_video, tmp_path) -> Non
     cfg = config(street_video, review={"enabled": True, "directory": str(review), "below_confidence": 0.1})
     run(cfg)
     assert not review.exists() or not any(review.glob("*.json"))
+
+
+def test_a_roi_with_mode_whole_still_drops_plates_centred_outside(street_video) -> None:
+    from edge_alpr.service import with_strategy
+
+    roi = [[0, 170], [W, 170], [W, H], [0, H]]
+    cfg = config(street_video, detector={"roi": roi, "strategy": {"mode": "whole"}})
+    frame = np.zeros((H, W, 3), np.uint8)
+    cv2.rectangle(frame, (20, 20), (20 + PLATE_W, 20 + PLATE_H), (255, 255, 255), -1)  # above the roi
+    cv2.rectangle(frame, (20, 200), (20 + PLATE_W, 200 + PLATE_H), (255, 255, 255), -1)  # inside
+    found = with_strategy(BrightBoxDetector(), cfg).detect(frame)
+    assert len(found) == 1 and found.boxes[0][1] == pytest.approx(200, abs=2)
 
 
 def test_tiling_strategy_wraps_the_detector_for_run_detect_and_eval(street_video) -> None:
