@@ -61,17 +61,20 @@ def load_real(datasets_dir: Path) -> tuple[list[Crop], list[Crop], list[Crop]]:
         for row in load_manifest(manifest):
             if is_val(row, name, held):
                 continue
-            image = None
-            for p in row.plates:
-                if not _ok_text(p.text) or p.text in held:
-                    continue
-                if image is None:
-                    image = cv2.imread(str(row.image))
-                    if image is None:
-                        break
-                crop = Crop(crop_plate(image, p.box, margin=0.15), p.text, "one", name)
-                (calib if _in_calibration(row.image.name) else train).append(crop)
+            (calib if _in_calibration(row.image.name) else train).extend(_row_crops(row, name, held))
     return train, calib, val
+
+
+def _row_crops(row, source: str, skip_texts: frozenset[str] = frozenset()) -> list[Crop]:
+    """The plates with usable text of one manifest row, cut out with a little context."""
+    plates = [p for p in row.plates if _ok_text(p.text) and p.text not in skip_texts]
+    if not plates:
+        return []
+    image = cv2.imread(str(row.image))
+    if image is None:
+        log.warning("%s: unreadable image, skipped", row.image)
+        return []
+    return [Crop(crop_plate(image, p.box, margin=0.15), p.text, p.layout or "one", source) for p in plates]
 
 
 def _in_calibration(name: str) -> bool:
@@ -151,16 +154,4 @@ class ReaderDataset:
 
 def load_manifest_crops(manifest: Path) -> list[Crop]:
     """Plate crops with text from any manifest (a site's own images, or a corrected review folder)."""
-    out = []
-    for row in load_manifest(manifest):
-        image = None
-        for p in row.plates:
-            if not _ok_text(p.text):
-                continue
-            if image is None:
-                image = cv2.imread(str(row.image))
-                if image is None:
-                    log.warning("%s: unreadable image, skipped", row.image)
-                    break
-            out.append(Crop(crop_plate(image, p.box, margin=0.15), p.text, p.layout or "one", manifest.parent.name))
-    return out
+    return [crop for row in load_manifest(manifest) for crop in _row_crops(row, manifest.parent.name)]
