@@ -159,9 +159,8 @@ class PlateDetector:
             raise ValueError(f"expected a BGR image of shape (H, W, 3), got {shape}")
         inp, lb = letterbox(image_bgr, self.input_size)
         rgb = cv2.cvtColor(inp, cv2.COLOR_BGR2RGB)[None]
+        # uint8 input takes pixels as they are (scale 1/255); run() quantizes float for int8 inputs.
         x = rgb if self.model.input.dtype == np.uint8 else rgb.astype(np.float32) / 255.0
-        if self.model.input.quantized and self.model.input.dtype != np.uint8:
-            x = self.model.input.quantize(rgb.astype(np.float32) / 255.0)
         out = self.model.run(x)
         all_boxes, all_scores = [], []
         for box_name, score_name, stride, anchors in self._outputs:
