@@ -109,6 +109,10 @@ def jitter_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     src = np.float32([[dx1, dy1], [w - dx2, dy1], [w - dx2, h - dy2], [dx1, h - dy2]])
     src += rng.normal(0, 0.015, (4, 2)).astype(np.float32) * [w, h]
+    if rng.random() < 0.25:  # italic and hand-painted lettering, or a camera looking up or down
+        shear = rng.uniform(-0.2, 0.2) * h
+        src[:2, 0] += shear
+        src[2:, 0] -= shear
     dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     persp = cv2.getPerspectiveTransform(src, dst)
     rot = np.vstack([m, [0, 0, 1]])
@@ -122,11 +126,17 @@ def photometric(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.2))
     if rng.random() < 0.3:
         x += rng.normal(0, rng.uniform(2, 10), x.shape)
-    if rng.random() < 0.2:  # low resolution, as far plates arrive
+    if rng.random() < 0.35:  # low resolution, as far plates arrive, sometimes upscaled blockily
         f = rng.uniform(0.3, 0.7)
         small = cv2.resize(x, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        x = cv2.resize(small, (x.shape[1], x.shape[0]), interpolation=cv2.INTER_LINEAR)
-    return x.clip(0, 255).astype(np.uint8)
+        up = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(3))]
+        x = cv2.resize(small, (x.shape[1], x.shape[0]), interpolation=up)
+    x = x.clip(0, 255).astype(np.uint8)
+    if rng.random() < 0.25:  # web photos and video frames arrive JPEG-compressed
+        ok, buf = cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, int(rng.uniform(15, 70))])
+        if ok:
+            x = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return x
 
 
 def encode_text(text: str) -> list[int]:
