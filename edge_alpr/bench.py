@@ -729,6 +729,7 @@ class ReaderReport:
 EDGE_INT8 = "edge int8 (project)"
 EDGE_FLOAT = "edge float16 (project)"
 PPOCR = "PP-OCRv4 (rapidocr)"
+PPOCR_PADDED = "PP-OCRv4 (rapidocr, 48x320 padded)"
 
 
 def reader_contenders(model_dir: Path, threads: int, min_confidence: float,
@@ -750,7 +751,11 @@ def reader_contenders(model_dir: Path, threads: int, min_confidence: float,
     else:
         try:
             ppocr = RapidOcrReader(num_threads=threads, grammar="indian", min_confidence=min_confidence)
-            runnable.append((Contender(PPOCR, _text_of(ppocr)), "onnxruntime; same grammar-constrained decoding"))
+            runnable.append((Contender(PPOCR, _text_of(ppocr)),
+                             "onnxruntime; same grammar-constrained decoding; input as wide as the crop's aspect"))
+            padded = RapidOcrReader(num_threads=threads, grammar="indian", min_confidence=min_confidence, padded=True)
+            runnable.append((Contender(PPOCR_PADDED, _text_of(padded)),
+                             "the input rapidocr's own pipeline builds: 48 px high, zero-padded to 320 px wide"))
         except ModelError as error:
             unavailable.append(ReaderRow(PPOCR, unavailable=str(error)))
     binary = shutil.which("tesseract")

@@ -168,9 +168,17 @@ def _better(a: Decoded, b: Decoded) -> bool:
 class RapidOcrReader:
     """PP-OCRv4's recognizer from the ``rapidocr-onnxruntime`` wheel, run directly with
     onnxruntime; its 6,625-class output is cut down to 0-9A-Z + blank before the same
-    grammar-constrained decoding. ~25x slower than the project's reader; for comparison."""
+    grammar-constrained decoding. Several times slower than the project's reader; for comparison."""
 
-    def __init__(self, num_threads: int = 1, grammar: Grammar = "indian", min_confidence: float = 0.5):
+    #: rapidocr's own recognizer input: 48 px high, at least 320 wide, the crop left-aligned
+    #: and the rest zero-padded (``rec_img_shape`` in its config.yaml).
+    PADDED_WIDTH = 320
+
+    def __init__(self, num_threads: int = 1, grammar: Grammar = "indian", min_confidence: float = 0.5,
+                 padded: bool = False):
+        """``padded`` feeds crops as rapidocr's pipeline does (48×320 and wider); otherwise the
+        input is only as wide as the crop's aspect needs, which reads the same and runs faster."""
+        self.padded = padded
         try:
             import onnxruntime as ort
             import rapidocr_onnxruntime
@@ -202,8 +210,14 @@ class RapidOcrReader:
     def probabilities(self, crop_bgr: np.ndarray) -> np.ndarray:
         h, w = crop_bgr.shape[:2]
         width = int(min(320, max(48, round(48 * w / max(h, 1)))))
+        if crop_bgr.ndim == 2:
+            crop_bgr = cv2.cvtColor(crop_bgr, cv2.COLOR_GRAY2BGR)
         img = cv2.resize(crop_bgr, (width, 48)).astype(np.float32)
         img = (img / 255.0 - 0.5) / 0.5
+        if self.padded:
+            canvas = np.zeros((48, max(self.PADDED_WIDTH, width), 3), np.float32)
+            canvas[:, :width] = img
+            img = canvas
         out = self.session.run(None, {self._input: img.transpose(2, 0, 1)[None]})[0][0]  # (T, 6625)
         return np.stack([out[:, cols].sum(1) for cols in self._columns], axis=1)
 

@@ -114,6 +114,18 @@ def test_rapidocr_backend_decodes_with_the_same_grammar():
     assert sum(r.text == text for text, r in reads) >= 3, [(t, r.text) for t, r in reads]
 
 
+def test_rapidocr_padded_input_is_rapidocrs_own_width():
+    pytest.importorskip("rapidocr_onnxruntime")
+    pytest.importorskip("onnxruntime")
+    from edge_alpr.ocr import RapidOcrReader
+
+    _, image = next(_rendered(1, 7, "one"))
+    narrow, padded = RapidOcrReader(), RapidOcrReader(padded=True)
+    # PP-OCR's sequence is the input width / 8: 320 px padded gives 40 steps, the fitted width fewer.
+    assert padded.probabilities(image).shape[0] == RapidOcrReader.PADDED_WIDTH // 8
+    assert narrow.probabilities(image).shape[0] < RapidOcrReader.PADDED_WIDTH // 8
+
+
 def test_split_two_lines_cuts_in_the_gap_between_the_lines():
     from edge_alpr.ocr import split_two_lines
 
