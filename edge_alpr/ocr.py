@@ -65,6 +65,11 @@ def preprocess(crop_bgr: np.ndarray) -> np.ndarray:
 #: both layouts overlap between ~2 and ~3.3, so the reader tries both readings there.
 TWO_LINE_MAX_ASPECT = 3.4
 
+#: A squarish crop whose first reading fits the grammar at this calibrated confidence is taken
+#: as a one-line plate without the second, side-by-side reading. Two-line plates read whole
+#: come out far below it (rendered ones all under 0.8), so the second reading stays for them.
+CONFIDENT_FIRST_READ = 0.9
+
 
 def split_two_lines(crop_bgr: np.ndarray) -> np.ndarray:
     """A two-line plate as one line: the top half, then the bottom half beside it.
@@ -148,14 +153,16 @@ class EdgePlateReader:
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
         decoded = decode_ctc(self.probabilities(crop_bgr), self.grammar)
+        confidence = self.calibration(decoded)
         h, w = crop_bgr.shape[:2]
-        if w < TWO_LINE_MAX_ASPECT * h:
+        sure = decoded.plate_format != "unknown" and confidence >= CONFIDENT_FIRST_READ
+        if w < TWO_LINE_MAX_ASPECT * h and not sure:
             # Squarish: maybe a two-line plate. Read it as one line too and keep the reading that
             # fits the grammar, then the more probable one.
             as_one_line = decode_ctc(self.probabilities(split_two_lines(crop_bgr)), self.grammar)
             if _better(as_one_line, decoded):
-                decoded = as_one_line
-        return _to_read(decoded, self.calibration(decoded), self.min_confidence)
+                decoded, confidence = as_one_line, self.calibration(as_one_line)
+        return _to_read(decoded, confidence, self.min_confidence)
 
 
 def _better(a: Decoded, b: Decoded) -> bool:
