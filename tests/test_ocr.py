@@ -81,6 +81,40 @@ def test_shipped_reader_reads_rendered_plates(layout):
 
 
 @needs_reader
+def test_squarish_crop_is_read_side_by_side_only_when_the_first_reading_is_unsure():
+    from edge_alpr.ocr import CONFIDENT_FIRST_READ, TWO_LINE_MAX_ASPECT, EdgePlateReader
+
+    reader = EdgePlateReader(READER, grammar="indian", min_confidence=0.5)
+    calls = []
+    probabilities = reader.probabilities
+    reader.probabilities = lambda image: calls.append(image.shape) or probabilities(image)
+
+    def squarish(image):  # a loose box around a one-line plate: road above and below it
+        h, w = image.shape[:2]
+        pad = int(w / 3.0 - h) // 2 + 1
+        return cv2.copyMakeBorder(image, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=(90, 90, 90))
+
+    sure = 0
+    for _, image in _rendered(90_010, 10, "one"):
+        image = squarish(image)
+        assert image.shape[1] < TWO_LINE_MAX_ASPECT * image.shape[0]
+        calls.clear()
+        read = reader.read(image)
+        if read.plate_format != "unknown" and read.confidence >= CONFIDENT_FIRST_READ:
+            sure += 1
+            assert len(calls) == 1  # no second reading
+    assert sure >= 5
+    right = 0
+    for text, image in _rendered(90_020, 10, "two"):
+        calls.clear()
+        read = reader.read(image)
+        right += read.text == text
+        if len(calls) == 1:  # taken as sure when read whole: then it must be right
+            assert read.text == text, (text, read.text, read.confidence)
+    assert right >= 8
+
+
+@needs_reader
 def test_unreadable_crop_is_flagged_not_accepted():
     reader = make_reader("edge", READER, min_confidence=0.5)
     noise = np.random.default_rng(1).integers(0, 255, (40, 160, 3), dtype=np.uint8)
