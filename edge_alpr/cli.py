@@ -192,7 +192,8 @@ def _optional_reader(cfg: AppConfig):
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from edge_alpr.ocr import crop_plate
-    from edge_alpr.service import build_detector, with_strategy
+    from edge_alpr.pipeline import with_strategy
+    from edge_alpr.service import build_detector
 
     cfg = load_config(args.config)
     detector = with_strategy(build_detector(cfg), cfg)

@@ -11,20 +11,46 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_alpr import bench
-from edge_alpr.bench import (
+from edge_alpr.bench.cli import (
+    Results,
+    _parser,
+    results_json,
+    summary_rows,
+    with_models,
+)
+from edge_alpr.bench.common import (
     Contender,
-    CropSample,
-    DetectorReport,
-    DetectorTiming,
     Memory,
     Outcome,
+    Timing,
+    busy_warning,
+    markdown_table,
+    memory_now,
+    parse_proc_status,
+    run_interleaved,
+    spread,
+)
+from edge_alpr.bench.detector import DetectorReport, DetectorTiming, format_detector
+from edge_alpr.bench.pipeline import (
     PipelineReport,
     PipelineRun,
+    format_pipeline,
+    replay,
+)
+from edge_alpr.bench.reader import (
+    _TEXT_SHARE,
+    EDGE_INT8,
+    PPOCR,
+    TESSERACT_TEXT_HEIGHT_PX,
+    CropSample,
     ReaderReport,
     ReaderRow,
-    Results,
-    Timing,
+    clean_ocr_text,
+    format_reader,
+    reader_row,
+    score_reads,
+    tesseract_input,
+    tesseract_read,
 )
 from edge_alpr.config import AppConfig
 from edge_alpr.errors import EdgeAlprError
@@ -46,19 +72,19 @@ STATUS = "Name:\tpython\nVmPeak:\t  900000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  10
     ],
 )
 def test_proc_status_gives_rss_and_peak_in_mb(text, expected) -> None:
-    assert bench.parse_proc_status(text) == expected
+    assert parse_proc_status(text) == expected
 
 
 def test_memory_now_reads_the_given_status_file(tmp_path) -> None:
     status = tmp_path / "status"
     status.write_text(STATUS)
-    assert bench.memory_now(status) == Memory(100.0, 200.0)
-    assert bench.memory_now(tmp_path / "missing") is None
+    assert memory_now(status) == Memory(100.0, 200.0)
+    assert memory_now(tmp_path / "missing") is None
 
 
 @pytest.mark.parametrize(("load", "warns"), [(None, False), (0.2, False), (1.5, False), (1.51, True), (4.0, True)])
 def test_busy_warning_above_a_load_of_one_and_a_half(load, warns) -> None:
-    warning = bench.busy_warning(load)
+    warning = busy_warning(load)
     assert (warning is not None) == warns
     if warns:
         assert "busy" in warning and "pessimistic" in warning and f"{load:.2f}" in warning
@@ -74,7 +100,7 @@ def test_interleaving_rotates_who_goes_first_and_keeps_input_order() -> None:
         return lambda x: calls.append((name, x)) or f"{name}{x}"
 
     contenders = [Contender("a", runner("a")), Contender("b", runner("b")), Contender("c", runner("c"))]
-    outcomes = bench.run_interleaved([10, 11, 12], contenders, warmup=1)
+    outcomes = run_interleaved([10, 11, 12], contenders, warmup=1)
 
     warmup, timed = calls[:3], calls[3:]
     assert warmup == [("a", 10), ("b", 10), ("c", 10)]
@@ -91,7 +117,7 @@ def test_interleaving_skips_inputs_a_contender_does_not_apply_to() -> None:
     seen: list[int] = []
     only_odd = Contender("odd", lambda x: seen.append(x) or x, applies=lambda x: x % 2 == 1)
     everything = Contender("all", lambda x: x)
-    outcomes = bench.run_interleaved([0, 1, 2, 3, 5], [everything, only_odd], warmup=2)
+    outcomes = run_interleaved([0, 1, 2, 3, 5], [everything, only_odd], warmup=2)
     assert seen == [1, 3, 1, 3, 5]  # warm-up on the first two inputs it applies to, then each once
     assert [o.index for o in outcomes[1]] == [1, 3, 4]
     assert [o.index for o in outcomes[0]] == [0, 1, 2, 3, 4]
@@ -107,7 +133,7 @@ def test_interleaving_skips_inputs_a_contender_does_not_apply_to() -> None:
     ],
 )
 def test_spread_takes_items_evenly(items, n, expected) -> None:
-    assert bench.spread(items, n) == expected
+    assert spread(items, n) == expected
 
 
 def test_timing_of_nothing_is_none_and_of_samples_their_summary() -> None:
@@ -120,7 +146,7 @@ def test_timing_of_nothing_is_none_and_of_samples_their_summary() -> None:
 
 
 def test_markdown_table_pads_every_column_to_its_widest_cell() -> None:
-    table = bench.markdown_table(["a", "long header"], [["wide cell", "x"], ["y", "z"]])
+    table = markdown_table(["a", "long header"], [["wide cell", "x"], ["y", "z"]])
     lines = table.splitlines()
     assert lines[0] == "| a         | long header |"
     assert lines[1] == "|-----------|-------------|"
@@ -167,7 +193,7 @@ def test_gating_gain_is_frames_per_second_with_over_without() -> None:
 def test_pipeline_table_states_counts_and_samples() -> None:
     report = make_pipeline_report(make_run(True, 500, 10.0, skipped=300, reads=24, tracks=6),
                                   make_run(False, 500, 25.0, reads=30, tracks=6, peak_is_per_run=False))
-    text = bench.format_pipeline(report)
+    text = format_pipeline(report)
     assert "| frames/s " in text and "| 50.0 " in text and "| 20.0 " in text
     assert "60.0% (300/500)" in text and "0.0% (0/500)" in text
     assert "29.0 / 41.0 (n=200)" in text and "29.0 / 41.0 (n=500)" in text
@@ -196,7 +222,7 @@ def test_detector_speedup_is_float_time_over_int8_time() -> None:
 
 
 def test_detector_table_lists_each_variant_and_the_speedups() -> None:
-    text = bench.format_detector(make_detector_report())
+    text = format_detector(make_detector_report())
     assert "| float16 | 1       | 100    | 100.0   | 98.0   | 110.0  | 1.30" in text
     assert "1 thread(s): 2.50x" in text and "2 thread(s): -" in text
 
@@ -221,7 +247,7 @@ SAMPLES = [crop("KA01AB1234"), crop("MH12DE5678"), crop("TN09BC4321", "two"), cr
 )
 def test_reads_are_scored_overall_and_by_layout(reads, exact, char, one_exact, two_exact) -> None:
     outcomes = [Outcome(i, text, 1.0) for i, text in enumerate(reads)]
-    overall, by_layout = bench.score_reads(SAMPLES, outcomes)
+    overall, by_layout = score_reads(SAMPLES, outcomes)
     assert overall.plates == 4
     assert overall.exact_accuracy == pytest.approx(exact)
     assert overall.char_accuracy == pytest.approx(char)
@@ -231,7 +257,7 @@ def test_reads_are_scored_overall_and_by_layout(reads, exact, char, one_exact, t
 
 def test_a_reader_that_ran_on_two_line_crops_only_is_scored_on_them() -> None:
     outcomes = [Outcome(2, "TN09BC4321", 1.0), Outcome(3, "XX", 1.0)]
-    overall, by_layout = bench.score_reads(SAMPLES, outcomes)
+    overall, by_layout = score_reads(SAMPLES, outcomes)
     assert overall.plates == 2 and overall.exact == 1
     assert set(by_layout) == {"two"}
 
@@ -239,8 +265,8 @@ def test_a_reader_that_ran_on_two_line_crops_only_is_scored_on_them() -> None:
 def test_reader_row_from_a_fake_reader_run_interleaved() -> None:
     truth = {id(s.image): s.text for s in SAMPLES}
     fake = Contender("fake", lambda sample: truth[id(sample.image)] if sample.layout == "one" else "")
-    [outcomes] = bench.run_interleaved(SAMPLES, [fake])
-    row = bench.reader_row(fake, SAMPLES, outcomes, "a note")
+    [outcomes] = run_interleaved(SAMPLES, [fake])
+    row = reader_row(fake, SAMPLES, outcomes, "a note")
     assert row.score.exact_accuracy == pytest.approx(0.5)
     assert row.by_layout["one"].exact_accuracy == 1.0 and row.by_layout["two"].exact_accuracy == 0.0
     assert row.timing.samples == 4 and row.note == "a note"
@@ -252,12 +278,12 @@ def summary(exact: float, plates: int = 100) -> TextSummary:
 
 def make_reader_report() -> ReaderReport:
     rows = (
-        ReaderRow(bench.EDGE_INT8, "", summary(0.9), {"one": summary(0.92, 95), "two": summary(0.6, 5)},
+        ReaderRow(EDGE_INT8, "", summary(0.9), {"one": summary(0.92, 95), "two": summary(0.6, 5)},
                   Timing(100, 2.0, 1.9, 2.5)),
-        ReaderRow(bench.PPOCR, "", summary(0.8), {"one": summary(0.8, 95)}, Timing(100, 50.0, 49.0, 60.0)),
+        ReaderRow(PPOCR, "", summary(0.8), {"one": summary(0.8, 95)}, Timing(100, 50.0, 49.0, 60.0)),
         ReaderRow("Tesseract 5", unavailable="not installed (no tesseract on PATH)"),
     )
-    return ReaderReport("models", 100, "100 crops", 1, rows, bench.EDGE_INT8)
+    return ReaderReport("models", 100, "100 crops", 1, rows, EDGE_INT8)
 
 
 def test_reader_speed_is_given_relative_to_the_int8_reader() -> None:
@@ -268,7 +294,7 @@ def test_reader_speed_is_given_relative_to_the_int8_reader() -> None:
 
 
 def test_reader_table_shows_layouts_ratios_and_missing_readers() -> None:
-    text = bench.format_reader(make_reader_report())
+    text = format_reader(make_reader_report())
     assert "92.0% (n=95)" in text and "60.0% (n=5)" in text
     assert "25.00x" in text
     tesseract_line = next(line for line in text.splitlines() if line.startswith("| Tesseract 5"))
@@ -280,15 +306,15 @@ def test_reader_table_shows_layouts_ratios_and_missing_readers() -> None:
     [("KA 01 AB 1234\n", "KA01AB1234"), ("ka01\nab-1234\x0c", "KA01AB1234"), ("", ""), ("IND .,;", "IND")],
 )
 def test_ocr_text_is_cut_down_to_the_plate_alphabet(raw, expected) -> None:
-    assert bench.clean_ocr_text(raw) == expected
+    assert clean_ocr_text(raw) == expected
 
 
 @pytest.mark.parametrize(("height", "layout"), [(40, "one"), (200, "one"), (60, "two"), (300, "two")])
 def test_tesseract_input_has_characters_about_50_px_tall(height, layout) -> None:
-    image = bench.tesseract_input(np.full((height, height * 3, 3), 200, np.uint8), layout)
+    image = tesseract_input(np.full((height, height * 3, 3), 200, np.uint8), layout)
     assert image.ndim == 2
-    text_height = image.shape[0] * bench._TEXT_SHARE[layout]
-    assert text_height == pytest.approx(bench.TESSERACT_TEXT_HEIGHT_PX, abs=1)
+    text_height = image.shape[0] * _TEXT_SHARE[layout]
+    assert text_height == pytest.approx(TESSERACT_TEXT_HEIGHT_PX, abs=1)
     assert image.shape[1] / image.shape[0] == pytest.approx(3, rel=0.02)
 
 
@@ -302,19 +328,19 @@ def fake_tesseract(tmp_path: Path, script: str) -> str:
 
 def test_tesseract_gets_the_scaled_crop_on_stdin_and_the_whitelist(tmp_path) -> None:
     binary = fake_tesseract(tmp_path, 'printf "ka01 ab 1234\\n"\n')
-    text = bench.tesseract_read(np.full((20, 80, 3), 255, np.uint8), "one", 7, binary)
+    text = tesseract_read(np.full((20, 80, 3), 255, np.uint8), "one", 7, binary)
     assert text == "KA01AB1234"
     args = (tmp_path / "args").read_text().split()
     assert args[:4] == ["stdin", "stdout", "--psm", "7"]
     assert "tessedit_char_whitelist=0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" in args
     image = cv2.imread(str(tmp_path / "image.png"), cv2.IMREAD_UNCHANGED)
-    assert image.shape == bench.tesseract_input(np.zeros((20, 80, 3), np.uint8), "one").shape
+    assert image.shape == tesseract_input(np.zeros((20, 80, 3), np.uint8), "one").shape
 
 
 def test_a_failing_tesseract_is_reported_with_its_message(tmp_path) -> None:
     binary = fake_tesseract(tmp_path, 'echo "Error: no language data" >&2\nexit 1\n')
     with pytest.raises(EdgeAlprError, match=r"tesseract failed \(exit 1\): Error: no language data"):
-        bench.tesseract_read(np.full((20, 80, 3), 255, np.uint8), "two", 6, binary)
+        tesseract_read(np.full((20, 80, 3), 255, np.uint8), "two", 6, binary)
 
 
 # --- summary and JSON -------------------------------------------------------------------------
@@ -322,22 +348,22 @@ def test_a_failing_tesseract_is_reported_with_its_message(tmp_path) -> None:
 
 def test_summary_has_rows_only_for_the_benchmarks_that_ran() -> None:
     pipeline = make_pipeline_report(make_run(True, 500, 10.0, skipped=300), make_run(False, 500, 25.0))
-    rows = bench.summary_rows(pipeline, None, make_reader_report())
+    rows = summary_rows(pipeline, None, make_reader_report())
     assert {r[0] for r in rows} == {"pipeline", "reader"}
     assert ["pipeline", "gain of motion gating (frames/s on / off)", "2.50x"] in rows
     assert ["reader", "Tesseract 5", "not installed (no tesseract on PATH)"] in rows
-    assert any(r[1].startswith(bench.PPOCR) and r[2] == "80.0% / 90.0% / 50.0 ms" for r in rows)
+    assert any(r[1].startswith(PPOCR) and r[2] == "80.0% / 90.0% / 50.0 ms" for r in rows)
 
 
 def test_json_is_one_serialisable_object_with_the_derived_figures() -> None:
     pipeline = make_pipeline_report(make_run(True, 500, 10.0, skipped=300), make_run(False, 500, 25.0))
     results = Results(pipeline, make_detector_report(), make_reader_report())
-    data = json.loads(json.dumps(bench.results_json(results, "warning: busy")))
+    data = json.loads(json.dumps(results_json(results, "warning: busy")))
     assert data["warnings"] == ["warning: busy"]
     assert data["pipeline"]["gating_speedup"] == pytest.approx(2.5)
     assert data["pipeline"]["runs"][0]["fps"] == pytest.approx(50.0)
     assert data["detector"]["int8_speedup"] == {"1": pytest.approx(2.5), "2": None}
-    assert data["reader"]["time_vs_baseline"][bench.PPOCR] == pytest.approx(25.0)
+    assert data["reader"]["time_vs_baseline"][PPOCR] == pytest.approx(25.0)
     assert data["reader"]["rows"][0]["by_layout"]["two"]["plates"] == 5
 
 
@@ -357,7 +383,7 @@ def test_json_is_one_serialisable_object_with_the_derived_figures() -> None:
     ],
 )
 def test_arguments(argv, expected) -> None:
-    args = bench._parser().parse_args(argv)
+    args = _parser().parse_args(argv)
     assert {key: getattr(args, key) for key in expected} == expected
 
 
@@ -368,12 +394,12 @@ def test_arguments(argv, expected) -> None:
 )
 def test_bad_arguments_are_usage_errors(argv, capsys) -> None:
     with pytest.raises(SystemExit) as caught:
-        bench._parser().parse_args(argv)
+        _parser().parse_args(argv)
     assert caught.value.code == 2
 
 
 def test_models_option_points_both_models_into_the_folder(tmp_path) -> None:
-    cfg = bench.with_models(AppConfig(), tmp_path)
+    cfg = with_models(AppConfig(), tmp_path)
     assert cfg.detector.resolved_model_path() == tmp_path / "plate_detector_int8.tflite"
     assert cfg.reader.resolved_model_path() == tmp_path / "plate_reader_int8.tflite"
     assert AppConfig().detector.model_path is None  # the given config is not changed
@@ -424,7 +450,7 @@ def test_replay_counts_frames_detector_runs_and_skips(still_then_moving_video, g
     cfg = AppConfig()
     cfg.detector.motion_gating = gating
     detector = FakeDetector()
-    run = bench.replay(still_then_moving_video, None, cfg, detector, FakeReader())
+    run = replay(still_then_moving_video, None, cfg, detector, FakeReader())
     assert run.frames == FRAMES and run.video_fps == pytest.approx(25.0)
     assert run.detector_runs == detector.calls == FRAMES - run.skipped_by_motion
     if gating:
@@ -439,5 +465,5 @@ def test_replay_counts_frames_detector_runs_and_skips(still_then_moving_video, g
 
 
 def test_replay_stops_after_the_given_seconds_of_video(still_then_moving_video) -> None:
-    run = bench.replay(still_then_moving_video, 0.4, AppConfig(), FakeDetector(), FakeReader())
+    run = replay(still_then_moving_video, 0.4, AppConfig(), FakeDetector(), FakeReader())
     assert run.frames == 10  # 0.4 s at 25 fps

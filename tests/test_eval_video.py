@@ -13,7 +13,7 @@ from edge_alpr.config import AppConfig
 from edge_alpr.evaluation import video as video_eval
 from edge_alpr.evaluation.video import FrameClock, SingleFrameScorer, evaluate_video
 from edge_alpr.evaluation.videogen import PlatePhoto, make_real_video
-from edge_alpr.service import iso_utc
+from edge_alpr.pipeline import iso_utc
 from edge_alpr.synth.scenes import VehicleTruth, VideoTruth
 from edge_alpr.types import Detections, PlateRead
 

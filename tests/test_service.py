@@ -15,15 +15,15 @@ import pytest
 
 from edge_alpr import plates
 from edge_alpr.config import AppConfig
-from edge_alpr.service import (
+from edge_alpr.pipeline import (
     MotionGate,
     Pipeline,
     RegionOfInterest,
     TrackState,
     crop_quality,
     iso_utc,
-    run_service,
 )
+from edge_alpr.service import run_service
 from edge_alpr.sources import VideoFileSource
 from edge_alpr.types import Detections, Frame, PlateEvent, PlateRead, TrackRead
 
@@ -371,7 +371,7 @@ def test_systemd_notifications(street_video, tmp_path, monkeypatch) -> None:
 
 
 def kept(quality: float, frame_index: int):
-    from edge_alpr.service import KeptRead
+    from edge_alpr.pipeline import KeptRead
 
     read = TrackRead(PlateRead("KA01AB1234", (0.9,) * 10, 0.9, "standard"), frame_index, 0.0, (0, 0, 1, 1), 0.9)
     return KeptRead(quality, read, np.zeros((2, 2, 3), np.uint8), None)
@@ -509,7 +509,7 @@ def test_confident_tracks_are_not_kept_for_review(street_video, tmp_path) -> Non
 
 
 def test_a_roi_with_mode_whole_still_drops_plates_centred_outside(street_video) -> None:
-    from edge_alpr.service import with_strategy
+    from edge_alpr.pipeline import with_strategy
 
     roi = [[0, 170], [W, 170], [W, H], [0, H]]
     cfg = config(street_video, detector={"roi": roi, "strategy": {"mode": "whole"}})
@@ -521,7 +521,7 @@ def test_a_roi_with_mode_whole_still_drops_plates_centred_outside(street_video) 
 
 
 def test_tiling_strategy_wraps_the_detector_for_run_detect_and_eval(street_video) -> None:
-    from edge_alpr.service import with_strategy
+    from edge_alpr.pipeline import with_strategy
     from edge_alpr.tiling import MultiViewDetector
 
     plain = BrightBoxDetector()

@@ -440,7 +440,7 @@ def operating_threshold(cfg: AppConfig, detector_path: Path) -> float:
 def build_detector(cfg: AppConfig) -> tuple[Detector, float]:
     """The configured detector, run with a score floor for the PR curve, and the operating threshold."""
     from edge_alpr.detector import PlateDetector
-    from edge_alpr.service import with_strategy
+    from edge_alpr.pipeline import with_strategy
 
     path = cfg.detector.resolved_model_path()
     if not path.is_file():

@@ -5,7 +5,7 @@
                          [--grammar any] [--json] [--no-single-frame]
 
 The video is read by the daemon's file source (every frame, in order, no loop) and each frame
-goes through ``service.Pipeline`` exactly as ``edge-alpr run`` would send it: motion gate,
+goes through ``pipeline.Pipeline`` exactly as ``edge-alpr run`` would send it: motion gate,
 detector, tracker, reading scheduler, voting, duplicate filter. No sink is built; the events
 the pipeline emits are collected in memory and matched to the truth's vehicles
 (``metrics.match_events``): each vehicle is read correctly, read wrongly or missed; events
@@ -39,7 +39,8 @@ from edge_alpr.errors import EdgeAlprError, InputError
 from edge_alpr.evaluation.metrics import EventMatch, latency_summary, match_boxes, match_events
 from edge_alpr.evaluation.stills import add_model_arguments, config_from_args
 from edge_alpr.ocr import crop_plate
-from edge_alpr.service import Detector, EmittedEvent, Pipeline, Reader, build_detector, build_reader
+from edge_alpr.pipeline import Detector, EmittedEvent, Pipeline, Reader
+from edge_alpr.service import build_detector, build_reader
 from edge_alpr.sources import VideoFileSource
 from edge_alpr.synth.scenes import VideoTruth
 
@@ -197,7 +198,7 @@ class VideoReport:
 
 def evaluate_video(video: Path, truth: VideoTruth, cfg: AppConfig, detector: Detector, reader: Reader, *,
                    single_frame: bool = True) -> VideoReport:
-    """Run ``service.Pipeline`` over every frame of ``video`` and score its events against ``truth``."""
+    """Run ``pipeline.Pipeline`` over every frame of ``video`` and score its events against ``truth``."""
     source = VideoFileSource(video, loop=False)
     pipeline = Pipeline(cfg, detector, reader)
     scorer = SingleFrameScorer(truth) if single_frame else None

@@ -1,0 +1,468 @@
+"""The per-frame pipeline: frames in, confirmed plate events out.
+
+    frame -> motion gate -> detector (ROI, size filter) -> tracker -> reading scheduler
+          -> vote when a track ends (or early) -> duplicate filter -> PlateEvent
+
+``Pipeline`` knows nothing of cameras, threads, signals, sinks or the network: frames go in
+through ``process``, events with their crops come out, and the caller decides where they go
+(``service.run_service`` for the daemon, ``eval-video`` and ``bench pipeline`` for figures).
+Its one write is the optional review folder (``review.enabled``), where the best crop of a
+track without a sure plate is kept for a person to label. A stage that fails on one frame is
+logged with the frame number and counted in ``Pipeline.errors``; it never stops the caller.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from edge_alpr.config import AppConfig
+from edge_alpr.ocr import crop_plate
+from edge_alpr.tracker import Tracker
+from edge_alpr.types import Candidate, Detections, Frame, PlateEvent, PlateRead, TrackRead
+from edge_alpr.voting import RecentPlates, VoteResult, vote
+
+log = logging.getLogger(__name__)
+
+# Aspect ratios (width / height) of Indian plates seen head-on: 500x120 mm single-line and
+# 340x200 mm two-line. A box far from both is seen at an angle or cut off.
+_PLATE_ASPECTS = (500 / 120, 340 / 200)
+# Motion is measured on a copy this wide: enough to see a car, cheap on a Pi.
+_MOTION_WIDTH = 160
+# Latency percentiles are taken over this many recent frames per stage.
+_LATENCY_WINDOW = 500
+# Vehicle crops are kept at most this wide (they are only for people to look at).
+_VEHICLE_CROP_MAX_WIDTH = 640
+# A failing stage is logged with its traceback once, then at most once per this many seconds.
+_ERROR_LOG_INTERVAL_S = 30.0
+
+
+class Detector(Protocol):
+    model_info: dict
+
+    def detect(self, image_bgr: np.ndarray) -> Detections: ...
+
+
+class Reader(Protocol):
+    model_info: dict
+
+    def read(self, crop_bgr: np.ndarray) -> PlateRead: ...
+
+
+@dataclass(frozen=True)
+class EmittedEvent:
+    """An event and the crops the sinks may save with it."""
+
+    event: PlateEvent
+    plate_crop: np.ndarray | None
+    vehicle_crop: np.ndarray | None
+
+
+# --- small helpers of the stages -------------------------------------------------------------
+
+
+class MotionGate:
+    """Tells whether a frame differs from the last frame the detector looked at."""
+
+    def __init__(self, threshold: float, pixel_delta: int) -> None:
+        self.threshold = threshold
+        self.pixel_delta = pixel_delta
+        self._reference: np.ndarray | None = None
+
+    def has_motion(self, image: np.ndarray) -> bool:
+        small = self._small_grey(image)
+        if self._reference is None or self._reference.shape != small.shape:
+            return True
+        changed = cv2.absdiff(small, self._reference) > self.pixel_delta
+        return float(changed.mean()) >= self.threshold
+
+    def remember(self, image: np.ndarray) -> None:
+        """Make ``image`` the reference: call it for every frame the detector ran on."""
+        self._reference = self._small_grey(image)
+
+    @staticmethod
+    def _small_grey(image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        scale = min(1.0, _MOTION_WIDTH / max(w, 1))
+        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        # A light blur keeps sensor noise and compression blocks from counting as motion.
+        return cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+
+
+class RegionOfInterest:
+    """The bounding box of the configured polygon: the part of the frame the motion gate watches.
+    (The detector strategy crops to it and drops plates centred outside the polygon.)"""
+
+    def __init__(self, polygon: list[tuple[float, float]] | None) -> None:
+        self.polygon = None if polygon is None else np.asarray(polygon, dtype=np.float32)
+
+    def bounds(self, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """x0, y0, x1, y1 of the part of the frame to look at (the whole frame without a polygon)."""
+        h, w = frame_shape[:2]
+        if self.polygon is None:
+            return 0, 0, w, h
+        x0, y0 = np.floor(self.polygon.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(self.polygon.max(axis=0)).astype(int)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, w, h)
+
+
+def crop_quality(crop: np.ndarray, box: np.ndarray) -> float:
+    """How promising a crop is to read: plate area x sharpness x frontalness.
+
+    Sharpness is the variance of the Laplacian (blur flattens it); frontalness compares the
+    box's aspect with a head-on plate's (an angled plate looks narrower).
+    """
+    width, height = float(box[2] - box[0]), float(box[3] - box[1])
+    if width <= 0 or height <= 0 or crop.size == 0:
+        return 0.0
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    aspect = width / height
+    frontalness = max(min(aspect / a, a / aspect) for a in _PLATE_ASPECTS)
+    return width * height * sharpness * frontalness
+
+
+def vehicle_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The region around a plate where the vehicle is: a plate width to each side and 1.5
+    above, for people checking an event. Downscaled to at most 640 px wide."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    pw = x2 - x1
+    xa, xb = max(0, int(x1 - pw)), min(w, int(x2 + pw))
+    ya, yb = max(0, int(y1 - 1.5 * pw)), min(h, int(y2 + 0.5 * (y2 - y1)))
+    crop = image[ya:yb, xa:xb]
+    if crop.shape[1] > _VEHICLE_CROP_MAX_WIDTH:
+        scale = _VEHICLE_CROP_MAX_WIDTH / crop.shape[1]
+        crop = cv2.resize(crop, (_VEHICLE_CROP_MAX_WIDTH, max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    return crop.copy()  # never keep a view that pins the whole frame in memory
+
+
+def iso_utc(wall_time: float) -> str:
+    return datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LatencyWindow:
+    """Per-stage durations of the recent frames, for p50/p95 in the status."""
+
+    def __init__(self, size: int = _LATENCY_WINDOW) -> None:
+        self._samples: dict[str, deque[float]] = {}
+        self._size = size
+
+    def add(self, stage: str, seconds: float) -> None:
+        self._samples.setdefault(stage, deque(maxlen=self._size)).append(seconds)
+
+    def summary_ms(self) -> dict[str, dict[str, float]]:
+        return {
+            stage: {
+                "p50": round(float(np.percentile(values, 50)) * 1000, 2),
+                "p95": round(float(np.percentile(values, 95)) * 1000, 2),
+            }
+            for stage, values in self._samples.items()
+            if values
+        }
+
+
+class ErrorCounter:
+    """Counts failures per stage; logs the first with its traceback, then one summary line per
+    interval, so a detector failing on every frame cannot flood the journal."""
+
+    def __init__(self, interval_s: float = _ERROR_LOG_INTERVAL_S) -> None:
+        self.counts: dict[str, int] = {}
+        self._last_logged: dict[str, float] = {}
+        self._interval_s = interval_s
+
+    def report(self, stage: str, frame_index: int, error: Exception) -> None:
+        self.counts[stage] = self.counts.get(stage, 0) + 1
+        now = time.monotonic()
+        last = self._last_logged.get(stage)
+        if last is None:
+            log.error("%s failed on frame %d: %s", stage, frame_index, error, exc_info=error)
+        elif now - last >= self._interval_s:
+            log.error("%s failed on frame %d: %s (%d failures so far)", stage, frame_index, error, self.counts[stage])
+        else:
+            return
+        self._last_logged[stage] = now
+
+
+def with_strategy(detector: Detector, cfg: AppConfig) -> Detector:
+    """The configured views of a frame (roi crop, tiles, two scales) around a single-view
+    detector; ``run``, ``detect`` and ``eval`` all look at frames through this."""
+    strategy = cfg.detector.strategy
+    if strategy.mode == "whole" and strategy.roi is None:
+        return detector
+    from edge_alpr.tiling import MultiViewDetector
+
+    return MultiViewDetector(detector, cfg.detector.strategy)
+
+
+# --- the per-track reading state --------------------------------------------------------------
+
+
+@dataclass
+class KeptRead:
+    quality: float
+    read: TrackRead
+    plate_crop: np.ndarray
+    vehicle_crop: np.ndarray | None
+
+
+@dataclass
+class TrackState:
+    """What the pipeline remembers of one confirmed track: times and its best-K reads."""
+
+    track_id: int
+    first_seen: float  # wall time
+    last_seen: float
+    last_read_frame: int | None = None
+    kept: list[KeptRead] = field(default_factory=list)
+    emitted: bool = False  # an early event was already sent for this track
+
+    def wants_read(self, quality: float, frame_index: int, max_reads: int, min_gap: int) -> bool:
+        """Read now if the track is short of reads or this crop beats its worst kept one."""
+        if self.emitted:
+            return False
+        if self.last_read_frame is not None and frame_index - self.last_read_frame <= min_gap:
+            return False
+        return len(self.kept) < max_reads or quality > min(k.quality for k in self.kept)
+
+    def keep(self, read: KeptRead, max_reads: int) -> None:
+        self.kept.append(read)
+        self.last_read_frame = read.read.frame_index
+        if len(self.kept) > max_reads:
+            self.kept.remove(min(self.kept, key=lambda k: k.quality))
+
+    def reads(self) -> list[TrackRead]:
+        return [k.read for k in self.kept]
+
+
+# --- the pipeline -----------------------------------------------------------------------------
+
+
+@dataclass
+class PipelineCounters:
+    frames: int = 0  # frames given to process()
+    detected: int = 0  # frames the detector ran on
+    skipped_by_motion: int = 0
+    skipped_by_schedule: int = 0  # detect_every_n_frames
+    reads: int = 0
+    events: int = 0
+    duplicates_suppressed: int = 0
+    tracks_without_plate: int = 0  # tracks that ended without a confident vote
+
+
+class Pipeline:
+    """One camera's per-frame work. Not thread-safe: one loop calls it."""
+
+    def __init__(self, cfg: AppConfig, detector: Detector, reader: Reader) -> None:
+        self.cfg = cfg
+        self.detector = with_strategy(detector, cfg)
+        self.reader = reader
+        self.tracker = Tracker(
+            iou_threshold=cfg.tracker.iou_threshold,
+            max_age_frames=cfg.tracker.max_age_frames,
+            min_hits=cfg.tracker.min_hits,
+            high_score_threshold=cfg.tracker.high_score_threshold,
+        )
+        self.motion = MotionGate(cfg.detector.motion_threshold, cfg.detector.motion_pixel_delta)
+        self.roi = RegionOfInterest(cfg.detector.roi)
+        self.recent = RecentPlates(cfg.voting.dedup_window_s)
+        self.latency = LatencyWindow()
+        self.errors = ErrorCounter()
+        self.counters = PipelineCounters()
+        self._tracks: dict[int, TrackState] = {}
+        self._last_detected_index: int | None = None
+        self._keep_vehicle_crops = cfg.outputs.crops.enabled and cfg.outputs.crops.save_vehicle
+
+    def process(self, frame: Frame) -> list[EmittedEvent]:
+        """Run one frame through every stage; returns the events it completed."""
+        started = time.perf_counter()
+        self.counters.frames += 1
+        detections = self._detect(frame)
+        with self._timed("track"):
+            tracked = self.tracker.update(detections, frame.index)
+        events = self._read_tracks(frame, tracked)
+        events += self._finish(self.tracker.pop_finished())
+        self.latency.add("total", time.perf_counter() - started)
+        return events
+
+    def flush(self) -> list[EmittedEvent]:
+        """End every open track (end of the video, shutdown) and vote on each."""
+        return self._finish(self.tracker.finish_all())
+
+    def active_tracks(self) -> int:
+        return len(self._tracks)
+
+    # detection
+
+    def _detect(self, frame: Frame) -> Detections | None:
+        """This frame's plates in frame pixels, or None when detection was skipped or failed."""
+        if not self._detection_due(frame):
+            return None
+        x0, y0, x1, y1 = self.roi.bounds(frame.image.shape)
+        region = frame.image[y0:y1, x0:x1]
+        if self.cfg.detector.motion_gating:
+            with self._timed("motion"):
+                moving = self.motion.has_motion(region)
+            if not moving:
+                self.counters.skipped_by_motion += 1
+                return None
+            self.motion.remember(region)
+        self._last_detected_index = frame.index
+        self.counters.detected += 1
+        try:
+            with self._timed("detect"):
+                found = self.detector.detect(frame.image)  # the strategy crops to the roi
+        except Exception as error:  # one bad frame must not stop the camera
+            self.errors.report("detector", frame.index, error)
+            return None
+        return self._filter(found)
+
+    def _detection_due(self, frame: Frame) -> bool:
+        every = self.cfg.detector.detect_every_n_frames
+        if self._last_detected_index is not None and frame.index - self._last_detected_index < every:
+            self.counters.skipped_by_schedule += 1
+            return False
+        return True
+
+    def _filter(self, found: Detections) -> Detections:
+        big_enough = (found.widths >= self.cfg.detector.min_plate_width_px) & (
+            found.heights >= self.cfg.detector.min_plate_height_px
+        )
+        return found[big_enough]
+
+    # reading
+
+    def _read_tracks(self, frame: Frame, tracked: Detections) -> list[EmittedEvent]:
+        events = []
+        for box, score, track_id in zip(tracked.boxes, tracked.scores, tracked.track_ids.tolist()):
+            state = self._tracks.get(track_id)
+            if state is None:
+                state = self._tracks[track_id] = TrackState(track_id, frame.wall_time, frame.wall_time)
+            state.last_seen = frame.wall_time
+            if self._read_if_worth_it(frame, state, box, float(score)):
+                events += self._try_early_emit(state)
+        return events
+
+    def _read_if_worth_it(self, frame: Frame, state: TrackState, box: np.ndarray, score: float) -> bool:
+        """Read the plate if this crop earns a place among the track's best K; True if read."""
+        try:
+            crop = crop_plate(frame.image, box)
+        except ValueError as error:  # a box outside the frame
+            self.errors.report("crop", frame.index, error)
+            return False
+        quality = crop_quality(crop, box)
+        reader_cfg = self.cfg.reader
+        if not state.wants_read(quality, frame.index, reader_cfg.max_reads_per_track, reader_cfg.min_frames_between_reads):
+            return False
+        try:
+            with self._timed("read"):
+                plate_read = self.reader.read(crop)
+        except Exception as error:  # a reader failure costs this read, not the track
+            self.errors.report("reader", frame.index, error)
+            return False
+        self.counters.reads += 1
+        track_read = TrackRead(plate_read, frame.index, frame.wall_time, tuple(float(v) for v in box), score)
+        kept = KeptRead(quality, track_read, crop.copy(), vehicle_crop(frame.image, box) if self._keep_vehicle_crops else None)
+        state.keep(kept, reader_cfg.max_reads_per_track)
+        return True
+
+    # voting and events
+
+    def _try_early_emit(self, state: TrackState) -> list[EmittedEvent]:
+        voting = self.cfg.voting
+        if not voting.early_emit or state.emitted or len(state.kept) < voting.early_emit_reads:
+            return []
+        result = self._vote(state)
+        if result is None:
+            return []
+        state.emitted = True
+        return self._emit(state, result)
+
+    def _finish(self, track_ids: list[int]) -> list[EmittedEvent]:
+        events = []
+        for track_id in track_ids:
+            state = self._tracks.pop(track_id, None)
+            if state is None or state.emitted:
+                continue
+            result = self._vote(state)
+            if result is None or result.confidence < self.cfg.review.below_confidence:
+                self._keep_for_review(state)
+            if result is None:
+                self.counters.tracks_without_plate += 1
+                log.debug("track %d ended without a confident plate (%d reads)", track_id, len(state.kept))
+                continue
+            events += self._emit(state, result)
+        return events
+
+    def _keep_for_review(self, state: TrackState) -> None:
+        """The best crop of an unsure track goes to the review folder, for a person to label."""
+        review = self.cfg.review
+        if not review.enabled or not state.kept:
+            return
+        from edge_alpr.datasets.review import write_review_item
+
+        best = max(state.kept, key=lambda k: k.quality)
+        h, w = best.plate_crop.shape[:2]
+        write_review_item(review.directory, best.plate_crop, (0.0, 0.0, float(w), float(h)), best.read.read.text,
+                          best.read.read.confidence, self.cfg.camera_id, review.max_items, review.max_mb)
+
+    def _vote(self, state: TrackState) -> VoteResult | None:
+        voting = self.cfg.voting
+        try:
+            with self._timed("vote"):
+                return vote(
+                    state.reads(),
+                    min_reads=voting.min_reads,
+                    min_confidence=voting.min_confidence,
+                    grammar=self.cfg.reader.grammar,
+                    max_candidates=voting.max_candidates,
+                )
+        except Exception as error:  # a voting bug costs this track's event only
+            frame_index = state.last_read_frame if state.last_read_frame is not None else -1
+            self.errors.report("vote", frame_index, error)
+            return None
+
+    def _emit(self, state: TrackState, result: VoteResult) -> list[EmittedEvent]:
+        if self.recent.seen(self.cfg.camera_id, result.plate, state.last_seen):
+            self.counters.duplicates_suppressed += 1
+            log.info("plate %s seen again on %s within %g s: not reported", result.plate, self.cfg.camera_id,
+                     self.cfg.voting.dedup_window_s)
+            return []
+        self.counters.events += 1
+        best = next((k for k in state.kept if k.read is result.best), None)
+        event = PlateEvent(
+            event_id=uuid.uuid4().hex,
+            camera_id=self.cfg.camera_id,
+            plate=result.plate,
+            plate_format=result.plate_format,
+            confidence=float(result.confidence),
+            reads=result.reads,
+            first_seen=iso_utc(state.first_seen),
+            last_seen=iso_utc(state.last_seen),
+            box=result.best.box,
+            candidates=tuple(Candidate(c.plate, float(c.confidence)) for c in result.candidates),
+            track_id=state.track_id,
+        )
+        return [EmittedEvent(event, best.plate_crop if best else None, best.vehicle_crop if best else None)]
+
+    def _timed(self, stage: str) -> "_Timer":
+        return _Timer(self.latency, stage)
+
+
+class _Timer:
+    def __init__(self, latency: LatencyWindow, stage: str) -> None:
+        self.latency, self.stage = latency, stage
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.latency.add(self.stage, time.perf_counter() - self.started)
