@@ -27,9 +27,9 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from a source checkout
@@ -241,7 +241,7 @@ class Tally:
         self.runs.append(runs)
         width = frame.image.shape[1]
         match = match_boxes(boxes, scores, frame.boxes, IOU_THRESHOLD, frame.ignore)
-        for (p, g), iou in zip(match.pairs, match.ious):
+        for (_, g), iou in zip(match.pairs, match.ious):
             if not frame.ignore[g]:
                 self.ious.append(float(iou))
                 for bucket in ("all", *plate_buckets(frame.boxes[g], width)):

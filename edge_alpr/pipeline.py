@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 import cv2
@@ -146,7 +146,7 @@ def vehicle_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 def iso_utc(wall_time: float) -> str:
-    return datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(wall_time, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class LatencyWindow:
@@ -453,7 +453,7 @@ class Pipeline:
         )
         return [EmittedEvent(event, best.plate_crop if best else None, best.vehicle_crop if best else None)]
 
-    def _timed(self, stage: str) -> "_Timer":
+    def _timed(self, stage: str) -> _Timer:
         return _Timer(self.latency, stage)
 
 

@@ -15,8 +15,9 @@ lose to a whole view of the plate, and are joined into their union when no view 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np

@@ -56,13 +56,13 @@ class Detections:
         object.__setattr__(self, "track_ids", ids)
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
 
     def __len__(self) -> int:
         return len(self.boxes)
 
-    def __getitem__(self, index) -> "Detections":
+    def __getitem__(self, index) -> Detections:
         """Index with a boolean mask, an index array or a slice; always returns Detections."""
         if isinstance(index, (int, np.integer)):
             index = [int(index)]
@@ -154,7 +154,7 @@ class PlateEvent:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "PlateEvent":
+    def from_json(cls, data: dict) -> PlateEvent:
         return cls(
             event_id=data["event_id"],
             camera_id=data["camera_id"],

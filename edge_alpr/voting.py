@@ -12,8 +12,9 @@ import functools
 import heapq
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from edge_alpr import plates
 from edge_alpr.types import Candidate, PlateFormat, TrackRead
@@ -129,7 +130,7 @@ def _largest_group(reads: list[TrackRead], max_distance: int, rejected_weight: f
     leaders: list[str] = []
     group_of: dict[str, str] = {}
     for text in sorted(mass, key=lambda t: (-mass[t], t)):
-        leader = next((l for l in leaders if levenshtein(l, text) <= max_distance), None)
+        leader = next((lead for lead in leaders if levenshtein(lead, text) <= max_distance), None)
         if leader is None:
             leaders.append(text)
             leader = text

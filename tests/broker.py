@@ -15,9 +15,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import paho.mqtt.client as mqtt
 
@@ -107,7 +107,7 @@ class Mosquitto:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self, timeout_s: float = 5.0) -> "Mosquitto":
+    def start(self, timeout_s: float = 5.0) -> Mosquitto:
         """Start the broker and wait until its port accepts connections."""
         if self.running:
             return self
@@ -202,7 +202,7 @@ class Subscriber:
         self.client.on_message = self._on_message
         self.port = port
 
-    def start(self, timeout_s: float = 5.0) -> "Subscriber":
+    def start(self, timeout_s: float = 5.0) -> Subscriber:
         self.client.connect_async("127.0.0.1", self.port, keepalive=5)
         self.client.loop_start()
         if not self._subscribed.wait(timeout_s):

@@ -2,12 +2,13 @@
 a PlateEvent factory."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
+from broker import Mosquitto, mosquitto_available
+from broker import free_port as _free_port
 
-from broker import Mosquitto, free_port as _free_port, mosquitto_available
 from edge_alpr.types import Candidate, PlateEvent
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

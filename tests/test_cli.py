@@ -10,11 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_service import CAR_A, PARKED, BrightBoxDetector, ColourReader, write_video
 
 from edge_alpr import __version__, cli
 from edge_alpr.config.pipeline import SourceConfig
 from edge_alpr.logging_setup import setup_logging
-from test_service import BrightBoxDetector, ColourReader, CAR_A, PARKED, write_video
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

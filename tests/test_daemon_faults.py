@@ -21,15 +21,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
 import pytest
 import yaml
-
 from broker import Subscriber, make_password_file, make_tls_files, wait_until
+
 from edge_alpr.synth.scenes import VideoTruth, make_video
 
 pytestmark = pytest.mark.integration
@@ -329,7 +329,7 @@ def test_kill_9_with_events_spooled_they_arrive_after_a_restart(mosquitto, scene
 
     assert not missing, f"{len(missing)} of {len(spooled)} spooled events were lost to kill -9"
     received = received_events(subscriber)
-    for event_id, event in spooled.items():
+    for event_id in spooled:
         assert received[event_id] == logged[event_id]  # original event_id, first_seen, plate: unchanged
     assert code == 0
     assert spooled_events(spool) == {}  # acknowledged, so gone from the spool
@@ -459,7 +459,7 @@ class NotifySocket:
         while not self._closing.is_set():
             try:
                 data = self.sock.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             with self._lock:
                 self._messages += [(time.monotonic(), line) for line in data.decode().splitlines()]

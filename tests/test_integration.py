@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from broker import Subscriber, wait_until
+
 from edge_alpr.plates import plate_format
 
 pytestmark = pytest.mark.integration
@@ -124,9 +124,9 @@ def test_last_will_says_offline_when_the_daemon_is_killed(tmp_path, mosquitto, s
 @needs_models
 def test_real_validation_photos_as_a_video(tmp_path, mosquitto, datasets_dir):
     """A clip made of real (never trained on) Indian validation photos approaching the camera."""
-    from edge_alpr.evaluation.videogen import choose_photos, load_photo, make_real_video, validation_photos
-
     import numpy as np
+
+    from edge_alpr.evaluation.videogen import choose_photos, load_photo, make_real_video, validation_photos
 
     refs = validation_photos(datasets_dir, ["in_olx_scenes"])
     photos = [load_photo(ref) for ref in choose_photos(refs, 4, np.random.default_rng(3))]

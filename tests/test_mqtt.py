@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from broker import Mosquitto, Subscriber, make_password_file, make_tls_files, wait_until
+
 from edge_alpr.config.outputs import MqttConfig, OutputsConfig, PlateLogConfig, SpoolConfig
 from edge_alpr.errors import ConfigError
 from edge_alpr.sinks import SinkSet, build_sinks

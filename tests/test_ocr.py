@@ -72,7 +72,7 @@ def test_shipped_reader_reads_rendered_plates(layout):
     results = [(text, reader.read(image)) for text, image in _rendered(90_000 + len(layout), 20, layout)]
     right = [r for text, r in results if r.text == text]
     assert len(right) >= 16, [(t, r.text) for t, r in results if r.text != t]
-    for text, r in results:
+    for _, r in results:
         assert len(r.char_confidences) == len(r.text)
         assert 0.0 <= r.confidence <= 1.0
         assert r.plate_format in ("standard", "bh", "unknown")
@@ -125,7 +125,7 @@ def test_unreadable_crop_is_flagged_not_accepted():
 @needs_reader
 def test_read_command_prints_one_json_line_per_crop(tmp_path):
     paths = []
-    for i, (text, image) in enumerate(_rendered(123, 3, "one")):
+    for text, image in _rendered(123, 3, "one"):
         path = tmp_path / f"{text}.png"
         cv2.imwrite(str(path), image)
         paths.append(path)

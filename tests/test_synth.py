@@ -103,7 +103,8 @@ def test_background_colours(background: str, check) -> None:
     rng = np.random.default_rng(4)
     for _ in range(10):
         style = render.random_style(rng, background=background)  # type: ignore[arg-type]
-        plate = render.render_plate(None, rng, style=render.PlateStyle(**{**style.__dict__, "frame": False, "dealer_text": False}))
+        bare = render.PlateStyle(**{**style.__dict__, "frame": False, "dealer_text": False})
+        plate = render.render_plate(None, rng, style=bare)
         # The median pixel is background: characters cover well under half of a plate.
         b, g, r = np.median(plate.image.reshape(-1, 3), axis=0)
         assert check(b, g, r), (background, (b, g, r))
@@ -138,7 +139,7 @@ def test_tesseract_reads_what_the_renderer_claims(tmp_path: Path) -> None:
         path = tmp_path / f"{i}.png"
         cv2.imwrite(str(path), plate.image)
         read = subprocess.run(
-            ["tesseract", str(path), "-", "--psm", "7", "-c", "tessedit_char_whitelist=" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"],
+            ["tesseract", str(path), "-", "--psm", "7", "-c", "tessedit_char_whitelist=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"],
             capture_output=True, text=True, timeout=30, check=True,
         ).stdout
         correct += plates.normalise(read) == plate.text
@@ -170,7 +171,8 @@ def test_degrade_is_deterministic_and_keeps_shape(plate_image: np.ndarray) -> No
 def test_degrade_changes_images_more_with_strength(plate_image: np.ndarray) -> None:
     def mean_change(strength: float) -> float:
         rng = np.random.default_rng(10)
-        changes = [np.abs(render.degrade(plate_image, rng, strength=strength).astype(float) - plate_image).mean() for _ in range(30)]
+        changes = [np.abs(render.degrade(plate_image, rng, strength=strength).astype(float) - plate_image).mean()
+                   for _ in range(30)]
         return float(np.mean(changes))
 
     weak, strong = mean_change(0.3), mean_change(1.0)
@@ -180,7 +182,8 @@ def test_degrade_changes_images_more_with_strength(plate_image: np.ndarray) -> N
 def _best_lag(a: np.ndarray, b: np.ndarray, max_lag: int = 12) -> int:
     a = (a - a.mean()) / (a.std() + 1e-6)
     b = (b - b.mean()) / (b.std() + 1e-6)
-    scores = [np.dot(a[max(0, k) : len(a) + min(0, k)], b[max(0, -k) : len(b) + min(0, -k)]) for k in range(-max_lag, max_lag + 1)]
+    scores = [np.dot(a[max(0, k) : len(a) + min(0, k)], b[max(0, -k) : len(b) + min(0, -k)])
+              for k in range(-max_lag, max_lag + 1)]
     return int(np.argmax(scores)) - max_lag
 
 

@@ -176,8 +176,8 @@ def test_cli_names_a_missing_datasets_folder(tmp_path, capsys):
 
 
 def test_real_validation_photos(datasets_dir):
-    from edge_alpr.training.detector_data import is_val, reader_val_texts
     from edge_alpr.datasets.manifest import load_manifest
+    from edge_alpr.training.detector_data import is_val, reader_val_texts
 
     refs = videogen.validation_photos(datasets_dir)
     assert refs and {r.dataset for r in refs} <= set(videogen.REAL_SETS)

@@ -73,7 +73,7 @@ class TlsConfig(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _files_exist_when_enabled(self) -> "TlsConfig":
+    def _files_exist_when_enabled(self) -> TlsConfig:
         if not self.enabled:
             return self
         _check_existing_file(self.ca_file, "mqtt.tls.ca_file")
@@ -207,7 +207,7 @@ class MqttConfig(StrictModel):
         return _check_topic_prefix(value, "mqtt.topic_prefix")
 
     @model_validator(mode="after")
-    def _resolve_password(self) -> "MqttConfig":
+    def _resolve_password(self) -> MqttConfig:
         env_password = os.environ.get(PASSWORD_ENV)
         sources = [
             name
@@ -299,7 +299,7 @@ class PlateLogConfig(StrictModel):
         return _check_plain_file_name(value, f"plate_log.{info.field_name}")
 
     @model_validator(mode="after")
-    def _distinct_files(self) -> "PlateLogConfig":
+    def _distinct_files(self) -> PlateLogConfig:
         if self.text_file == self.jsonl_file:
             raise ValueError(f"plate_log.text_file and plate_log.jsonl_file are both {self.text_file!r}")
         return self

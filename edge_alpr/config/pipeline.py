@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge_alpr.config.base import StrictModel
-from edge_alpr.config.strategy import StrategyConfig, polygon_area
 from edge_alpr.config.outputs import OutputsConfig
+from edge_alpr.config.strategy import StrategyConfig, polygon_area
 
 DETECTOR_MODEL_FILE = "plate_detector_int8.tflite"
 READER_MODEL_FILE = "plate_reader_int8.tflite"

@@ -24,7 +24,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -62,7 +62,7 @@ class ReviewItem:
         }
 
     @classmethod
-    def from_json(cls, data: object) -> "ReviewItem":
+    def from_json(cls, data: object) -> ReviewItem:
         """Parse a sidecar's JSON; ``ValueError`` names the key that is wrong."""
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object, got {type(data).__name__}")
@@ -136,7 +136,7 @@ def write_review_item(
         log.warning("review: could not encode a %s image as JPEG; item not saved", image_bgr.shape)
         return None
     budget = int(max_mb * 1024 * 1024)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # A UTC timestamp first, so names sort by age even when mtimes are lost in a copy.
     name = item_id or f"{now:%Y%m%dT%H%M%S%fZ}_{uuid.uuid4().hex[:8]}"
     height, width = image_bgr.shape[:2]

@@ -10,13 +10,13 @@ spaces, dashes and line breaks removed), so a two-line plate written ``"MH12\\nA
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
 from edge_alpr.datasets.manifest import normalise_plate_text as normalise_text
-
 
 # --------------------------------------------------------------------------- boxes
 

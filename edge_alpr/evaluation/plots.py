@@ -7,8 +7,8 @@ and the commands then skip their plots with a note instead of failing.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -26,9 +26,10 @@ import json
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -182,7 +183,7 @@ class DetectionFigures:
     plates: int  # ground-truth plates that count (not ignored)
 
     @classmethod
-    def from_accumulator(cls, acc: DetectionAccumulator, score_threshold: float) -> "DetectionFigures":
+    def from_accumulator(cls, acc: DetectionAccumulator, score_threshold: float) -> DetectionFigures:
         pr = acc.precision_recall(score_threshold)
         return cls(acc.ap50(), pr.precision, pr.recall, pr.true_positives, pr.false_positives,
                    pr.false_negatives, acc.num_gt)

@@ -13,9 +13,9 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -108,7 +108,7 @@ class CropsSink:
             else:
                 keep.append((mtime, size, path))
         total = sum(size for _, size, _ in keep)
-        for mtime, size, path in keep:  # oldest first
+        for _mtime, size, path in keep:  # oldest first
             if total <= self._max_bytes:
                 break
             if _delete(path):

@@ -33,7 +33,7 @@ class CameraTopics:
     availability: str
 
     @classmethod
-    def for_camera(cls, topic_prefix: str, camera_id: str) -> "CameraTopics":
+    def for_camera(cls, topic_prefix: str, camera_id: str) -> CameraTopics:
         base = f"{topic_prefix}/{camera_id}"
         return cls(plate=f"{base}/plate", status=f"{base}/status", availability=f"{base}/availability")
 

@@ -738,7 +738,8 @@ def cover_quad(quad: np.ndarray, aspect: float, *, margin: float = 0.08) -> np.n
         new_h = new_w / aspect
     cx, cy = width / 2, height / 2
     half_w, half_h = new_w / 2, new_h / 2
-    corners = np.float32([[cx - half_w, cy - half_h], [cx + half_w, cy - half_h], [cx + half_w, cy + half_h], [cx - half_w, cy + half_h]])
+    corners = np.float32([[cx - half_w, cy - half_h], [cx + half_w, cy - half_h],
+                          [cx + half_w, cy + half_h], [cx - half_w, cy + half_h]])
     return cv2.perspectiveTransform(corners[None], to_image)[0].astype(np.float32)
 
 

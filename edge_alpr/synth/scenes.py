@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -51,7 +52,7 @@ class VehicleTruth:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "VehicleTruth":
+    def from_json(cls, data: dict) -> VehicleTruth:
         return cls(
             plate=data["plate"],
             layout=data["layout"],
@@ -82,7 +83,7 @@ class VideoTruth:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "VideoTruth":
+    def from_json(cls, data: dict) -> VideoTruth:
         return cls(
             video=data["video"],
             fps=float(data["fps"]),
@@ -95,7 +96,7 @@ class VideoTruth:
         Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "VideoTruth":
+    def load(cls, path: str | Path) -> VideoTruth:
         path = Path(path)
         try:
             return cls.from_json(json.loads(path.read_text()))
@@ -121,7 +122,7 @@ class _Camera:
     k_end: float = 0.0  # px/m where the vehicle has left the frame
 
     @classmethod
-    def for_size(cls, width: int, height: int) -> "_Camera":
+    def for_size(cls, width: int, height: int) -> _Camera:
         s = width / 1280.0
         return cls(width, height, horizon=height * 0.36, k_start=120.0 * s, k_side=450.0 * s, k_end=900.0 * s)
 

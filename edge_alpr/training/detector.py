@@ -192,7 +192,7 @@ def train(args: argparse.Namespace) -> int:
 
     model = model.to(memory_format=torch.channels_last)
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for _name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.999))
@@ -297,7 +297,7 @@ def finish(args, model, anchors, train_set, val_set, counts, history, use_bf16) 
         "files": {k: p.name for k, p in paths.items()} | {"float_weights": "plate_detector_fp16.pt"},
         "training": {
             "command": "python -m edge_alpr.training.detector " + " ".join(sys.argv[1:]),
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "bf16_autocast": use_bf16,
             "fine_tuned": bool(args.fine_tune),
             "data": counts, "data_version": data_version(train_set, val_set, counts),

@@ -8,8 +8,8 @@ separate tensors so each gets its own quantization scale.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch

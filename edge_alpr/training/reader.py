@@ -239,7 +239,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
         "calibration": {},
         "training": {
             "command": "python -m edge_alpr.training.reader " + " ".join(sys.argv[1:]),
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "steps": args.steps, "batch": args.batch, "lr": args.lr, "bf16_autocast": use_bf16,
             "fine_tuned": bool(args.fine_tune),
             "real_crops": {"train": len(real_train), "calibration": len(calib), "val": len(val)},
