@@ -159,8 +159,10 @@ def build_reader(cfg: AppConfig) -> Reader:
     r = cfg.reader
     path = r.resolved_model_path() if r.backend == "edge" else None
     if path is not None and not path.is_file():
-        raise ModelError(f"{path}: reader model not found (set reader.model_path or $EDGE_ALPR_MODELS)")
-    return make_reader(r.backend, path, num_threads=r.num_threads, grammar=r.grammar, min_confidence=r.min_confidence)
+        raise ModelError(f"{path}: reader model not found (set reader.model_path or $EDGE_ALPR_MODELS; "
+                         "eval commands also take --reader)")
+    return make_reader(r.backend, path, num_threads=r.num_threads, grammar=r.grammar, min_confidence=r.min_confidence,
+                       retry_unsure=r.retry_unsure)
 
 
 def run_service(

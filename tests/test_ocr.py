@@ -115,6 +115,35 @@ def test_squarish_crop_is_read_side_by_side_only_when_the_first_reading_is_unsur
 
 
 @needs_reader
+def test_an_unsure_crop_is_read_again_tighter_and_looser_and_the_surest_reading_kept():
+    from edge_alpr.ocr import RETRY_VIEWS, EdgePlateReader, _retry_views
+
+    reader = EdgePlateReader(READER, min_confidence=0.5, retry_unsure=True)
+    once = EdgePlateReader(READER, min_confidence=0.5, retry_unsure=False)
+    shapes = []
+    probabilities = reader.probabilities
+    reader.probabilities = lambda image: shapes.append(image.shape[:2]) or probabilities(image)
+
+    noise = np.random.default_rng(3).integers(0, 255, (40, 160, 3), dtype=np.uint8)
+    read = reader.read(noise)
+    assert len(shapes) == 1 + len(RETRY_VIEWS)
+    assert shapes[1][0] < 40 < shapes[2][0] and shapes[1][1] < 160 < shapes[2][1]  # tighter, then looser
+    readings = [once.read(view) for view in [noise, *_retry_views(noise)]]
+    surest = max(readings, key=lambda r: (r.plate_format != "unknown", r.confidence))
+    assert (read.text, read.confidence) == (surest.text, pytest.approx(surest.confidence))
+
+    retried = 0
+    for _, image in _rendered(90_030, 10, "one"):
+        shapes.clear()
+        first = once.read(image)
+        reader.read(image)
+        sure = first.plate_format != "unknown" and first.confidence >= 0.9
+        assert len(shapes) == (1 if sure else 1 + len(RETRY_VIEWS))
+        retried += not sure
+    assert retried < 5  # clear rendered plates are mostly read once
+
+
+@needs_reader
 def test_unreadable_crop_is_flagged_not_accepted():
     reader = make_reader("edge", READER, min_confidence=0.5)
     noise = np.random.default_rng(1).integers(0, 255, (40, 160, 3), dtype=np.uint8)

@@ -258,6 +258,12 @@ class ReaderConfig(StrictModel):
         description="Reads below this calibrated confidence are marked not accepted and do not vote. "
         "Higher gives fewer wrong plates but more vehicles with no plate reported.",
     )
+    retry_unsure: bool = Field(
+        True,
+        description="Read a crop again a little tighter and a little looser when the first reading is unsure "
+        "(under 0.9 or outside the grammar) and keep the surest: a few points more plates right on small, "
+        "loosely boxed plates, for about one more reader run per unsure crop.",
+    )
     max_reads_per_track: int = Field(
         5, ge=1, le=50,
         description="Reads kept per track for the vote (K). A crop is read while the track has fewer than K "

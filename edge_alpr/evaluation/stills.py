@@ -46,6 +46,7 @@ from edge_alpr.evaluation.metrics import (
     small_box_mask,
 )
 from edge_alpr.ocr import PlateReader, crop_plate
+from edge_alpr.service import build_reader
 from edge_alpr.types import Detections, PlateRead
 
 Layout = Literal["one", "two"]
@@ -452,16 +453,6 @@ def build_detector(cfg: AppConfig) -> tuple[Detector, float]:
                              score_threshold=min(threshold, AP_SCORE_FLOOR), iou_threshold=cfg.detector.iou_threshold)
     return with_strategy(detector, cfg), threshold
 
-
-def build_reader(cfg: AppConfig) -> PlateReader:
-    from edge_alpr.ocr import make_reader
-
-    r = cfg.reader
-    path = r.resolved_model_path() if r.backend == "edge" else None
-    if path is not None and not path.is_file():
-        raise ModelError(f"{path}: reader model not found (give --reader, or set reader.model_path in --config "
-                         "or $EDGE_ALPR_MODELS)")
-    return make_reader(r.backend, path, num_threads=r.num_threads, grammar=r.grammar, min_confidence=r.min_confidence)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
