@@ -160,10 +160,10 @@ class EdgePlateReader:
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
         decoded, confidence = self._read_layouts(crop_bgr)
-        if self.retry_unsure and not _sure(decoded, confidence):
+        if self.retry_unsure and not self._sure(decoded, confidence):
             for view in _retry_views(crop_bgr):
                 other, other_confidence = self._read_layouts(view)
-                if (_fits(other), other_confidence) > (_fits(decoded), confidence):
+                if (self._fits(other), other_confidence) > (self._fits(decoded), confidence):
                     decoded, confidence = other, other_confidence
         return _to_read(decoded, confidence, self.min_confidence)
 
@@ -171,21 +171,21 @@ class EdgePlateReader:
         decoded = decode_ctc(self.probabilities(crop_bgr), self.grammar)
         confidence = self.calibration(decoded)
         h, w = crop_bgr.shape[:2]
-        if w < TWO_LINE_MAX_ASPECT * h and not _sure(decoded, confidence):
+        if w < TWO_LINE_MAX_ASPECT * h and not self._sure(decoded, confidence):
             # Squarish: maybe a two-line plate. Read it as one line too and keep the reading that
             # fits the grammar, then the more probable one.
             as_one_line = decode_ctc(self.probabilities(split_two_lines(crop_bgr)), self.grammar)
-            if _better(as_one_line, decoded):
+            if (self._fits(as_one_line), as_one_line.sequence_probability) > (
+                    self._fits(decoded), decoded.sequence_probability):
                 decoded, confidence = as_one_line, self.calibration(as_one_line)
         return decoded, confidence
 
+    def _fits(self, decoded: Decoded) -> bool:
+        """Whether a reading is a plate the configured grammar accepts (with "any", every one is)."""
+        return self.grammar == "any" or decoded.plate_format != "unknown"
 
-def _fits(decoded: Decoded) -> bool:
-    return decoded.plate_format != "unknown"
-
-
-def _sure(decoded: Decoded, confidence: float) -> bool:
-    return _fits(decoded) and confidence >= CONFIDENT_FIRST_READ
+    def _sure(self, decoded: Decoded, confidence: float) -> bool:
+        return self._fits(decoded) and confidence >= CONFIDENT_FIRST_READ
 
 
 def _retry_views(crop_bgr: np.ndarray) -> list[np.ndarray]:
@@ -199,12 +199,6 @@ def _retry_views(crop_bgr: np.ndarray) -> list[np.ndarray]:
         else:  # the pixels beyond the crop are unknown: repeat its edges
             views.append(cv2.copyMakeBorder(crop_bgr, dy, dy, dx, dx, cv2.BORDER_REPLICATE))
     return views
-
-
-def _better(a: Decoded, b: Decoded) -> bool:
-    if _fits(a) != _fits(b):
-        return _fits(a)
-    return a.sequence_probability > b.sequence_probability
 
 
 class RapidOcrReader:

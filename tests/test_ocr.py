@@ -142,6 +142,22 @@ def test_an_unsure_crop_is_read_again_tighter_and_looser_and_the_surest_reading_
         retried += not sure
     assert retried < 5  # clear rendered plates are mostly read once
 
+    # With grammar "any" every reading fits: a confident one is taken without a second look,
+    # whatever its format (a foreign plate is "unknown" to the Indian grammar).
+    anything = EdgePlateReader(READER, grammar="any", min_confidence=0.5, retry_unsure=True)
+    looks = []
+    probabilities_any = anything.probabilities
+    anything.probabilities = lambda image: looks.append(1) or probabilities_any(image)
+    once_any = EdgePlateReader(READER, grammar="any", min_confidence=0.5, retry_unsure=False)
+    taken_at_once = 0
+    for _, image in _rendered(90_040, 5, "one"):
+        looks.clear()
+        first = once_any.read(image)
+        anything.read(image)
+        assert len(looks) == (1 if first.confidence >= 0.9 else 1 + len(RETRY_VIEWS))
+        taken_at_once += first.confidence >= 0.9
+    assert taken_at_once >= 3
+
 
 @needs_reader
 def test_unreadable_crop_is_flagged_not_accepted():
