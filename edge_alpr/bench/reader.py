@@ -172,6 +172,7 @@ class ReaderReport:
 
 EDGE_INT8 = "edge int8 (project)"
 EDGE_FLOAT = "edge float16 (project)"
+EDGE_INT8_ONCE = "edge int8, no second looks"
 PPOCR = "PP-OCRv4 (rapidocr)"
 PPOCR_PADDED = "PP-OCRv4 (rapidocr, 48x320 padded)"
 
@@ -189,7 +190,12 @@ def reader_contenders(model_dir: Path, threads: int, min_confidence: float,
             unavailable.append(ReaderRow(name, unavailable=f"model not found: {path}"))
             continue
         reader = EdgePlateReader(path, num_threads=threads, grammar="indian", min_confidence=min_confidence)
-        runnable.append((Contender(name, _text_of(reader)), "grammar-constrained CTC decoding"))
+        runnable.append((Contender(name, _text_of(reader)),
+                         "grammar-constrained CTC decoding; unsure crops read again tighter and looser"))
+        if name == EDGE_INT8:
+            once = EdgePlateReader(path, num_threads=threads, grammar="indian", min_confidence=min_confidence,
+                                   retry_unsure=False)
+            runnable.append((Contender(EDGE_INT8_ONCE, _text_of(once)), "reader.retry_unsure: false"))
     if not all(importlib.util.find_spec(name) for name in ("rapidocr_onnxruntime", "onnxruntime")):
         unavailable.append(ReaderRow(PPOCR, unavailable="not installed (pip install 'edge-alpr[rapidocr]')"))
     else:
