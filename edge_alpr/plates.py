@@ -408,11 +408,16 @@ def _labelling_probability(probs: np.ndarray, text: str) -> float:
     can_skip = np.zeros(len(extended), dtype=bool)
     can_skip[3::2] = np.asarray(labels[1:], dtype=np.int64) != np.asarray(labels[:-1], dtype=np.int64)
     skip_weight = can_skip[2:].astype(np.float64)
-    emissions = probs[:, extended]
+    # A frame that is certainly blank, right after another one, changes nothing: the first moved
+    # all mass to blank states. Quantized models give long runs of them; skipping is exact.
+    certain_blank = probs[:, 0] == 1.0
+    keep = np.ones(len(probs), dtype=bool)
+    keep[1:] = ~(certain_blank[1:] & certain_blank[:-1])
+    emissions = probs[keep][:, extended]
     alpha = np.zeros(len(extended))
     alpha[:2] = emissions[0, :2]
     log_scale = 0.0
-    for t in range(1, len(probs)):
+    for t in range(1, len(emissions)):
         previous = alpha
         alpha = previous.copy()
         alpha[1:] += previous[:-1]
