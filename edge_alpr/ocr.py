@@ -55,10 +55,26 @@ def preprocess(crop_bgr: np.ndarray) -> np.ndarray:
     h, w = grey.shape
     interp = cv2.INTER_AREA if (h > INPUT_H or w > INPUT_W) else cv2.INTER_CUBIC
     grey = cv2.resize(grey, (INPUT_W, INPUT_H), interpolation=interp)
-    lo, hi = np.percentile(grey, (2, 98))
+    lo, hi = _percentiles(grey, (2.0, 98.0))
     if hi - lo > 8:
-        grey = ((grey.astype(np.float32) - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
+        lut = ((np.arange(256, dtype=np.float32) - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
+        grey = cv2.LUT(grey, lut)
     return grey[..., None]
+
+
+def _percentiles(grey: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """``np.percentile(grey, qs)`` (linear interpolation) from the 256-bin histogram: the same
+    numbers at a third of the cost, which matters at one crop per few milliseconds."""
+    cumulative = np.bincount(grey.ravel(), minlength=256).cumsum()
+    n = int(cumulative[-1])
+    out = []
+    for q in qs:
+        position = q / 100.0 * (n - 1)
+        k = int(position)
+        below = int(np.searchsorted(cumulative, k, side="right"))  # the k-th smallest value
+        above = int(np.searchsorted(cumulative, min(k + 1, n - 1), side="right"))
+        out.append(below + (position - k) * (above - below))
+    return out
 
 
 #: Crops narrower than this (width / height) may hold a two-line plate; real Indian crops of

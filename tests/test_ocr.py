@@ -39,6 +39,15 @@ def test_preprocess_gives_the_model_input(shape):
     assert out.min() <= 10 and out.max() >= 245
 
 
+def test_percentiles_match_numpy():
+    from edge_alpr.ocr import _percentiles
+
+    rng = np.random.default_rng(4)
+    for image in (rng.integers(0, 256, (64, 128), dtype=np.uint8), rng.integers(90, 110, (7, 5), dtype=np.uint8),
+                  np.full((3, 3), 77, np.uint8)):
+        np.testing.assert_allclose(_percentiles(image, (2.0, 50.0, 98.0)), np.percentile(image, (2, 50, 98)))
+
+
 def test_preprocess_rejects_an_empty_crop():
     with pytest.raises(ValueError, match="empty"):
         preprocess(np.zeros((0, 10, 3), np.uint8))
