@@ -57,7 +57,7 @@ def preprocess(crop_bgr: np.ndarray) -> np.ndarray:
     grey = cv2.resize(grey, (INPUT_W, INPUT_H), interpolation=interp)
     lo, hi = _percentiles(grey, (2.0, 98.0))
     if hi - lo > 8:
-        lut = ((np.arange(256, dtype=np.float32) - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
+        lut = ((np.arange(256, dtype=np.float64) - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
         grey = cv2.LUT(grey, lut)
     return grey[..., None]
 

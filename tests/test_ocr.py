@@ -48,6 +48,17 @@ def test_percentiles_match_numpy():
         np.testing.assert_allclose(_percentiles(image, (2.0, 50.0, 98.0)), np.percentile(image, (2, 50, 98)))
 
 
+def test_preprocess_stretches_exactly_as_the_reader_was_trained():
+    """The lookup table must give the very pixels of the float formula the models were trained on."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        grey = cv2.GaussianBlur(rng.integers(0, 256, (64, 128), dtype=np.uint8), (0, 0), 2.0)
+        grey = (grey.astype(np.float32) * rng.uniform(0.2, 1.0) + rng.uniform(0, 100)).clip(0, 255).astype(np.uint8)
+        lo, hi = np.percentile(grey, (2, 98))
+        expected = ((grey.astype(np.float32) - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
+        np.testing.assert_array_equal(preprocess(grey)[..., 0], expected)
+
+
 def test_preprocess_rejects_an_empty_crop():
     with pytest.raises(ValueError, match="empty"):
         preprocess(np.zeros((0, 10, 3), np.uint8))
