@@ -227,9 +227,10 @@ class RapidOcrReader:
     PADDED_WIDTH = 320
 
     def __init__(self, num_threads: int = 1, grammar: Grammar = "indian", min_confidence: float = 0.5,
-                 padded: bool = False):
+                 padded: bool = True):
         """``padded`` feeds crops as rapidocr's pipeline does (48×320 and wider); otherwise the
-        input is only as wide as the crop's aspect needs, which reads the same and runs faster."""
+        input is only as wide as the crop's aspect needs, which runs ~1.5× faster but reads worse
+        (82.0 % against 86.5 % exact on the real Indian validation crops)."""
         self.padded = padded
         try:
             import onnxruntime as ort

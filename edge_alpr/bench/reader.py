@@ -200,7 +200,7 @@ def reader_contenders(model_dir: Path, threads: int, min_confidence: float,
         unavailable.append(ReaderRow(PPOCR, unavailable="not installed (pip install 'edge-alpr[rapidocr]')"))
     else:
         try:
-            ppocr = RapidOcrReader(num_threads=threads, grammar="indian", min_confidence=min_confidence)
+            ppocr = RapidOcrReader(num_threads=threads, grammar="indian", min_confidence=min_confidence, padded=False)
             runnable.append((Contender(PPOCR, _text_of(ppocr)),
                              "onnxruntime; same grammar-constrained decoding; input as wide as the crop's aspect"))
             padded = RapidOcrReader(num_threads=threads, grammar="indian", min_confidence=min_confidence, padded=True)
