@@ -166,7 +166,7 @@ def random_style(rng: np.random.Generator, *, background: Background | None = No
         screws=rng.random() < 0.35,
         frame=frame,
         dealer_text=dealer_text,
-        separator="" if hsrp or rng.random() < 0.9 else str(rng.choice(["-", "."])),  # type: ignore[arg-type]
+        separator="" if hsrp or rng.random() < 0.8 else str(rng.choice(["-", "."])),  # type: ignore[arg-type]
         spacing="even" if rng.random() < (0.35 if hsrp else 0.25) else "grouped",
     )
 
@@ -193,8 +193,16 @@ _OTHER_FONT_WEIGHTS = {
     "LiberationSans-BoldItalic.ttf": 0.4,
     "LiberationSansNarrow-BoldItalic.ttf": 0.3,
     "FreeSansBoldOblique.ttf": 0.3,
-    "DejaVuSerif-Bold.ttf": 0.3,
-    "LiberationSerif-Bold.ttf": 0.3,
+    # Serif faces, often with dots between the groups, are common on older painted plates and
+    # were among the real crops the reader missed when they were rarer here.
+    "DejaVuSerif-Bold.ttf": 0.6,
+    "LiberationSerif-Bold.ttf": 0.6,
+    "DejaVuSerifCondensed-Bold.ttf": 0.4,
+    "FreeSerifBold.ttf": 0.3,
+    "DejaVuSerif.ttf": 0.3,
+    "LiberationSerif-Regular.ttf": 0.3,
+    "DejaVuSerif-BoldItalic.ttf": 0.2,
+    "LiberationSerif-BoldItalic.ttf": 0.2,
     "DejaVuSansMono-Bold.ttf": 0.5,
     "LiberationMono-Bold.ttf": 0.3,
     "FreeMonoBold.ttf": 0.3,

@@ -1,0 +1,67 @@
+"""The reader's real training data: plate texts kept beside a dataset (openlpr has boxes only)."""
+import json
+from collections import Counter
+
+import pytest
+
+from edge_alpr import plates
+from edge_alpr.datasets.manifest import load_manifest
+from edge_alpr.errors import InputError
+from edge_alpr.training.reader_data import OPENLPR_TEXTS, load_real, load_texts, with_texts
+
+
+def _manifest(tmp_path):
+    (tmp_path / "images").mkdir()
+    rows = [
+        {"image": "images/a.jpg", "width": 100, "height": 80, "plates": [
+            {"box": [10, 20, 60, 35], "text": None},
+            {"box": [5, 50, 40, 62], "text": None}]},
+        {"image": "images/b.jpg", "width": 100, "height": 80, "plates": [{"box": [1, 2, 30, 12], "text": "XY12"}]},
+    ]
+    path = tmp_path / "manifest.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_texts_go_to_the_plate_with_the_same_box_only(tmp_path):
+    manifest = _manifest(tmp_path)
+    texts_file = tmp_path / "texts.jsonl"
+    texts_file.write_text(json.dumps({"image": "images/a.jpg", "box": [5, 50, 40, 62], "text": "KA01AB1234"}) + "\n")
+
+    rows = with_texts(load_manifest(manifest), tmp_path.resolve(), load_texts(texts_file))
+
+    assert [p.text for p in rows[0].plates] == [None, "KA01AB1234"]
+    assert [p.text for p in rows[1].plates] == ["XY12"]  # a text the manifest has is kept
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('{"image": "images/a.jpg", "box": [1, 2, 3, 4]}', "text"),
+    ('{"image": "images/a.jpg", "box": [1, 2], "text": "KA01AB1234"}', "box"),
+    ('{"image": "images/a.jpg", "box": [1, 2, 3, 4], "text": "ka-01"}', "A-Z0-9"),
+    ("not json", "expected"),
+])
+def test_a_bad_texts_line_names_the_file_and_line(tmp_path, line, expected):
+    texts_file = tmp_path / "texts.jsonl"
+    texts_file.write_text(json.dumps({"image": "images/a.jpg", "box": [5, 50, 40, 62], "text": "KA01AB1234"}) + "\n" + line + "\n")
+    with pytest.raises(InputError, match=f"texts.jsonl:2: .*{expected}"):
+        load_texts(texts_file)
+
+
+def test_the_shipped_openlpr_texts_are_indian_plates_with_one_text_per_box():
+    lines = [json.loads(line) for line in OPENLPR_TEXTS.read_text().splitlines()]
+    texts = load_texts(OPENLPR_TEXTS)
+    assert len(texts) == len(lines) > 0  # no box labelled twice
+    assert [t for t in texts.values() if not plates.is_valid(t)] == []
+
+
+def test_the_openlpr_texts_name_real_boxes_and_never_a_validation_plate(datasets_dir):
+    root = (datasets_dir / "openlpr").resolve()
+    rows = load_manifest(root / "manifest.jsonl")
+    boxes = {(r.image.relative_to(root).as_posix(), tuple(int(round(v)) for v in p.box)) for r in rows for p in r.plates}
+    assert set(load_texts(OPENLPR_TEXTS)) <= boxes
+
+    train, calib, val = load_real(datasets_dir)
+    val_texts = {c.text for c in val}
+    used = Counter(c.source for c in train + calib)
+    assert used["openlpr"] > 0
+    assert not val_texts & {c.text for c in train + calib}
