@@ -125,6 +125,41 @@ class Calibration:
         worst = math.log(max(min(decoded.char_confidences, default=1e-12), 1e-12))
         return seq, worst
 
+    @classmethod
+    def fit(cls, features: np.ndarray, right: np.ndarray, l2: float = 1.0) -> Calibration:
+        """Logistic regression of ``right`` (0/1 per read) on ``features`` ((N, 2), as
+        :meth:`features` gives), by Newton's method with step halving: plain Newton steps
+        overshoot when the right reads all sit near log-probability 0 and the wrong ones just
+        below it, and the fit then runs off to huge weights that call every read wrong. The two
+        features move together, so ``l2`` keeps their weights from cancelling each other out."""
+        x = np.column_stack([np.asarray(features, np.float64), np.ones(len(features))])
+        y = np.asarray(right, np.float64)
+        if x.shape != (len(y), 3):
+            raise ValueError(f"Calibration.fit: expected (N, 2) features and N labels, got {np.shape(features)} and {y.shape}")
+        penalty = np.array([l2, l2, 0.0])  # the bias is left free
+
+        def loss(w: np.ndarray) -> float:
+            z = x @ w
+            return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * np.sum(penalty * w * w))
+
+        w = np.array([1.0, 0.0, 0.0])
+        current = loss(w)
+        for _ in range(100):
+            p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -50, 50)))
+            grad = x.T @ (p - y) + penalty * w
+            hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
+            step = np.linalg.solve(hess, grad)
+            t = 1.0
+            while t > 1e-6 and loss(w - t * step) > current:
+                t /= 2
+            if t <= 1e-6:
+                break
+            w = w - t * step
+            previous, current = current, loss(w)
+            if previous - current < 1e-10:
+                break
+        return cls(a=float(w[0]), b=float(w[2]), c=float(w[1]))
+
     def __call__(self, decoded: Decoded) -> float:
         if not decoded.text:
             return 0.0

@@ -236,3 +236,46 @@ def test_split_two_lines_cuts_in_the_gap_between_the_lines():
     assert 46 <= cut <= 77  # between the lines: no character is cut in two
     assert out.shape[1] == 2 * image.shape[1]
     np.testing.assert_array_equal(out[:, :200], image[:cut])
+
+
+def _platt(features: np.ndarray, cal) -> np.ndarray:
+    return 1 / (1 + np.exp(-(features @ [cal.a, cal.c] + cal.b)))
+
+
+def test_calibration_fit_recovers_a_known_confidence_curve():
+    from edge_alpr.ocr import Calibration
+
+    rng = np.random.default_rng(0)
+    seq = rng.uniform(-6, 0, 4000)
+    features = np.column_stack([seq, 0.9 * seq + rng.normal(0, 0.3, seq.size)])
+    truth = 1 / (1 + np.exp(-(2.0 * seq + 3.0)))
+    right = rng.random(seq.size) < truth
+
+    cal = Calibration.fit(features, right)
+
+    assert np.abs(_platt(features, cal) - truth).mean() < 0.03
+
+
+#: (log sequence probability, log weakest character) of the 17 wrong reads of a real int8 model
+#: on its calibration crops, rounded.
+_WRONG_READS = [(-0.5, -0.29), (-6.44, -4.85), (0.0, 0.0), (-0.61, -0.53), (-3.95, -2.11), (-5.62, -4.45),
+                (-1.02, -0.23), (-0.09, -0.07), (-0.09, -0.05), (-0.18, -0.07), (-0.14, -0.11), (-0.1, -0.05),
+                (-2.69, -0.51), (-0.2, -0.08), (-2.8, -0.85), (-5.77, -4.16), (-1.7, -1.21)]
+
+
+def test_calibration_fit_converges_when_right_reads_crowd_at_certainty():
+    """Right reads at log-probability ~0, wrong ones spread below: plain Newton steps ran off to
+    weights in the tens of thousands on these and called every read wrong."""
+    from edge_alpr.ocr import Calibration
+
+    rng = np.random.default_rng(0)
+    seq = np.r_[-np.abs(rng.normal(0, 0.03, 126)), rng.uniform(-3.8, -0.3, 12)]
+    features = np.r_[np.column_stack([seq, seq * rng.uniform(0.6, 1.0, seq.size)]), _WRONG_READS]
+    labels = np.r_[np.ones(seq.size), np.zeros(len(_WRONG_READS))]
+
+    cal = Calibration.fit(features, labels)
+
+    p = _platt(features, cal)
+    assert np.isfinite([cal.a, cal.b, cal.c]).all() and abs(cal.a) + abs(cal.c) < 100
+    assert p.mean() == pytest.approx(labels.mean(), abs=0.02)  # a converged logistic fit matches the base rate
+    assert p[labels == 1].mean() > p[labels == 0].mean()

@@ -42,7 +42,8 @@ def test_texts_go_to_the_plate_with_the_same_box_only(tmp_path):
 ])
 def test_a_bad_texts_line_names_the_file_and_line(tmp_path, line, expected):
     texts_file = tmp_path / "texts.jsonl"
-    texts_file.write_text(json.dumps({"image": "images/a.jpg", "box": [5, 50, 40, 62], "text": "KA01AB1234"}) + "\n" + line + "\n")
+    good = json.dumps({"image": "images/a.jpg", "box": [5, 50, 40, 62], "text": "KA01AB1234"})
+    texts_file.write_text(good + "\n" + line + "\n")
     with pytest.raises(InputError, match=f"texts.jsonl:2: .*{expected}"):
         load_texts(texts_file)
 

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from edge_alpr.training import common
-from edge_alpr.training.reader_data import Crop, ReaderDataset, load_real, render_bank
+from edge_alpr.training.reader_data import Crop, ReaderDataset, data_version, load_real, render_bank
 from edge_alpr.training.reader_model import INPUT_H, INPUT_W, PlateRecognizer
 
 log = logging.getLogger("edge_alpr.train_reader")
@@ -45,6 +46,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--fine-tune", action="store_true", help="start from models/plate_reader_fp16.pt")
     p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recalibrate", action="store_true",
+                   help="train nothing: refit the confidence calibration of the models in --models-dir and "
+                        "measure their card's metrics again (after the datasets or the reader's code changed)")
     return p.parse_args(argv)
 
 
@@ -84,12 +88,13 @@ def evaluate_float(model, crops: list[Crop]) -> dict:
     return {"exact": round(s.exact_accuracy, 4), "char": round(s.char_accuracy, 4), "n": s.plates}
 
 
-def evaluate_tflite(model_path: Path, crops: list[Crop]) -> dict:
+def evaluate_tflite(model_path: Path, crops: list[Crop], retry_unsure: bool = True) -> dict:
     """Validate an exported model exactly as the daemon reads plates."""
     from edge_alpr.evaluation.metrics import PlateTextAccumulator
     from edge_alpr.ocr import EdgePlateReader
 
-    reader = EdgePlateReader(model_path, num_threads=1, grammar="indian", min_confidence=0.0)
+    reader = EdgePlateReader(model_path, num_threads=1, grammar="indian", min_confidence=0.0,
+                             retry_unsure=retry_unsure)
     acc, times, conf = PlateTextAccumulator(), [], []
     for c in crops:
         t0 = time.perf_counter()
@@ -118,7 +123,7 @@ def reliability(pairs: list[tuple[float, bool]]) -> list[dict]:
 
 def fit_calibration(model_path: Path, crops: list[Crop]) -> dict:
     """Platt scaling of (log sequence probability, log weakest character) -> P(plate right),
-    fitted by Newton's method on held-out real crops the model never trained on."""
+    fitted on held-out real crops the model never trained on."""
     from edge_alpr.ocr import Calibration, EdgePlateReader
     from edge_alpr.plates import decode_ctc
 
@@ -132,21 +137,17 @@ def fit_calibration(model_path: Path, crops: list[Crop]) -> dict:
     if len(set(labels)) < 2:
         log.warning("calibration set has %d reads, all %s: keeping identity calibration", len(labels), labels[:1])
         return {"a": 1.0, "b": 0.0, "c": 0.0, "fitted_on": len(labels)}
-    X = np.column_stack([np.array(feats), np.ones(len(feats))])  # seq, worst, bias
     y = np.array(labels)
-    w = np.array([1.0, 0.0, 0.0])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-np.clip(X @ w, -50, 50)))
-        grad = X.T @ (p - y) + 1e-3 * w
-        hess = (X * (p * (1 - p))[:, None]).T @ X + 1e-3 * np.eye(3)
-        w -= np.linalg.solve(hess, grad)
-    return {"a": round(float(w[0]), 5), "c": round(float(w[1]), 5), "b": round(float(w[2]), 5),
+    cal = Calibration.fit(np.array(feats), y)
+    return {"a": round(cal.a, 5), "c": round(cal.c, 5), "b": round(cal.b, 5),
             "fitted_on": len(labels), "accuracy_on_fit_set": round(float(y.mean()), 4)}
 
 
 def train(args: argparse.Namespace) -> int:
     common.setup_logging()
     common.set_threads(args.threads)
+    if args.recalibrate:
+        return recalibrate(args)
     torch.manual_seed(args.seed)
     from edge_alpr.training.detector import cpu_has_bf16
 
@@ -227,6 +228,8 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
         for i in picks:
             yield preprocess(pool[int(i)].image)[None].astype(np.float32) / 255.0
 
+    card_path = args.models_dir / "plate_reader.json"
+    base = _base_training(card_path) if args.fine_tune else None
     paths = export_reader(model, (INPUT_H, INPUT_W), args.models_dir, calibration_batches)
     card = {
         "name": "plate_reader",
@@ -243,6 +246,8 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
             "steps": args.steps, "batch": args.batch, "lr": args.lr, "bf16_autocast": use_bf16,
             "fine_tuned": bool(args.fine_tune),
             "real_crops": {"train": len(real_train), "calibration": len(calib), "val": len(val)},
+            "real_train_sources": dict(sorted(Counter(c.source for c in real_train).items())),
+            "data_version": data_version(real_train, calib, val),
             "synthetic_plates": len(synthetic), "synthetic_fraction": args.synthetic_fraction,
             "two_line_fraction": args.two_line_fraction,
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on)",
@@ -250,13 +255,51 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
         },
         "metrics": {},
     }
-    common.write_card(args.models_dir / "plate_reader.json", card)
-    card["calibration"] = fit_calibration(paths["int8"], calib)
-    common.write_card(args.models_dir / "plate_reader.json", card)
-    for kind, path in paths.items():
+    if base:
+        card["training"]["base"] = base
+    common.write_card(card_path, card)
+    calibrate_and_measure(card_path, card, calib, val)
+    return 0
+
+
+def _base_training(card_path: Path) -> dict | None:
+    """What a fine-tune starts from, for its card: the old card's training, one level deep."""
+    import json
+
+    if not card_path.is_file():
+        return None
+    old = json.loads(card_path.read_text())
+    training = {k: v for k, v in old.get("training", {}).items() if k not in ("history", "base")}
+    return training | {"metrics_int8": old.get("metrics", {}).get("int8")}
+
+
+def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: list[Crop]) -> None:
+    """Fit the card's confidence calibration, then measure the exported models as the daemon
+    reads with them, writing the card after each step so an interruption leaves it usable."""
+    models_dir = card_path.parent
+    files = {kind: models_dir / name for kind, name in card["files"].items() if name.endswith(".tflite")}
+    card["calibration"] = fit_calibration(files["int8"], calib)
+    common.write_card(card_path, card)
+    card["metrics"] = {"settings": "as the daemon reads by default: grammar indian, second looks at unsure crops "
+                                   "(reader.retry_unsure)"}
+    for kind, path in files.items():
         card["metrics"][kind] = evaluate_tflite(path, val)
         log.info("%s: %s", kind, card["metrics"][kind])
-    common.write_card(args.models_dir / "plate_reader.json", card)
+    card["metrics"]["int8_without_second_looks"] = evaluate_tflite(files["int8"], val, retry_unsure=False)
+    common.write_card(card_path, card)
+
+
+def recalibrate(args: argparse.Namespace) -> int:
+    import json
+
+    card_path = args.models_dir / "plate_reader.json"
+    if not card_path.is_file():
+        raise SystemExit(f"{card_path}: no model card to recalibrate")
+    card = json.loads(card_path.read_text())
+    real_train, calib, val = load_real(args.datasets)
+    card["training"]["data_version"] = data_version(real_train, calib, val)
+    calibrate_and_measure(card_path, card, calib, val)
+    log.info("recalibrated %s: %s", card_path, card["calibration"])
     return 0
 
 

@@ -4,6 +4,7 @@ rendered Indian plates, with augmentation that mimics a detector's loose boxes a
 camera's pictures."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -118,9 +119,14 @@ def _row_crops(row, source: str, skip_texts: frozenset[str] = frozenset()) -> li
     return [Crop(crop_plate(image, p.box, margin=0.15), p.text, p.layout or "one", source) for p in plates]
 
 
-def _in_calibration(name: str) -> bool:
-    import hashlib
+def data_version(train: list[Crop], calib: list[Crop], val: list[Crop]) -> str:
+    """A short hash of the real crops' texts, sources and split, for the model card: it changes
+    when a dataset or the texts kept beside one change."""
+    blob = json.dumps([sorted((c.source, c.text, c.layout) for c in part) for part in (train, calib, val)])
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
+
+def _in_calibration(name: str) -> bool:
     return hashlib.sha1(name.encode()).digest()[1] / 256.0 < CALIBRATION_FRACTION
 
 
