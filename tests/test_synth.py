@@ -420,3 +420,11 @@ def test_cli_rejects_a_bad_size(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         scenes.main(["x.mp4", "--size", "big"])
     assert "1280x720" in capsys.readouterr().err
+
+
+def test_a_scene_of_fixed_vehicle_kinds_has_their_plate_layouts(tmp_path):
+    truth = scenes.make_video(tmp_path / "v.mp4", seed=2, n_vehicles=3, size=(320, 180), fps=8,
+                              seconds_per_vehicle=1.0, kinds=["car", "motorcycle"])
+    assert [(v.kind, v.layout) for v in truth.vehicles] == [("car", "one"), ("motorcycle", "two"), ("car", "one")]
+    with pytest.raises(ValueError, match="unknown vehicle kinds \\['bus'\\]"):
+        scenes.make_video(tmp_path / "w.mp4", kinds=["bus"])

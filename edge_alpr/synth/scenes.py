@@ -409,11 +409,14 @@ def _kind(rng: np.random.Generator) -> VehicleKind:
 
 
 def _make_vehicles(
-    texts: Sequence[str | None], fps: float, seconds_per_vehicle: float, rng: np.random.Generator
+    texts: Sequence[str | None], fps: float, seconds_per_vehicle: float, rng: np.random.Generator,
+    kinds: Sequence[VehicleKind] | None = None,
 ) -> list[_Vehicle]:
     vehicles = []
-    for text, (start, length, lane) in zip(texts, _schedule(len(texts), fps, seconds_per_vehicle, rng)):
-        kind = _kind(rng)
+    for i, (text, (start, length, lane)) in enumerate(zip(texts, _schedule(len(texts), fps, seconds_per_vehicle, rng))):
+        kind = _kind(rng)  # drawn even when fixed, so a seed gives the same scene otherwise
+        if kinds:
+            kind = kinds[i % len(kinds)]
         layout = _PLATES[kind][0]
         plate = render.render_plate(text, rng, layout=layout)
         image = render.degrade(plate.image, rng, strength=0.35, warp=False)
@@ -432,13 +435,19 @@ def make_video(
     fps: float = 25.0,
     seconds_per_vehicle: float = 2.5,
     plates: list[str] | None = None,
+    kinds: Sequence[VehicleKind] | None = None,
 ) -> VideoTruth:
     """Write an MP4 (OpenCV, 'mp4v') of vehicles passing the camera and return its truth.
 
     ``plates`` fixes the plate texts (one vehicle each, overriding ``n_vehicles``);
-    otherwise random valid plates are drawn. The same seed gives the same video. The truth
-    is not written; call ``.save()`` (the CLI writes it next to the video).
+    otherwise random valid plates are drawn. ``kinds`` fixes the vehicles, cycled (cars carry
+    one-line plates, the others two-line); otherwise they come in rough road frequencies. The
+    same seed gives the same video. The truth is not written; call ``.save()`` (the CLI writes
+    it next to the video).
     """
+    unknown = sorted(set(kinds or ()) - set(_PLATES))
+    if unknown:
+        raise ValueError(f"make_video: unknown vehicle kinds {unknown}, expected some of {sorted(_PLATES)}")
     width, height = size
     if width < 160 or height < 90:
         raise ValueError(f"make_video: size must be at least 160x90, got {width}x{height}")
@@ -450,7 +459,7 @@ def make_video(
     rng = np.random.default_rng(seed)
     cam = _Camera.for_size(width, height)
     background, _ = _road_background(cam, rng)
-    vehicles = _make_vehicles(texts, fps, seconds_per_vehicle, rng)
+    vehicles = _make_vehicles(texts, fps, seconds_per_vehicle, rng, kinds)
     n_frames = max(v.start + v.length for v in vehicles) + int(0.6 * fps)
     boxes: list[dict[int, Box]] = [{} for _ in vehicles]
     # Camera noise: a few pre-drawn patterns, cycled, cost nothing per frame.
