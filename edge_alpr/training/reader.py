@@ -258,7 +258,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
     if base:
         card["training"]["base"] = base
     common.write_card(card_path, card)
-    calibrate_and_measure(card_path, card, calib, val)
+    calibrate_and_measure(card_path, card, calib, val, card["training"]["data_version"])
     return 0
 
 
@@ -273,12 +273,12 @@ def _base_training(card_path: Path) -> dict | None:
     return training | {"metrics_int8": old.get("metrics", {}).get("int8")}
 
 
-def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: list[Crop]) -> None:
+def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: list[Crop], version: str) -> None:
     """Fit the card's confidence calibration, then measure the exported models as the daemon
     reads with them, writing the card after each step so an interruption leaves it usable."""
     models_dir = card_path.parent
     files = {kind: models_dir / name for kind, name in card["files"].items() if name.endswith(".tflite")}
-    card["calibration"] = fit_calibration(files["int8"], calib)
+    card["calibration"] = fit_calibration(files["int8"], calib) | {"data_version": version}
     common.write_card(card_path, card)
     card["metrics"] = {"settings": "as the daemon reads by default: grammar indian, second looks at unsure crops "
                                    "(reader.retry_unsure)"}
@@ -297,8 +297,7 @@ def recalibrate(args: argparse.Namespace) -> int:
         raise SystemExit(f"{card_path}: no model card to recalibrate")
     card = json.loads(card_path.read_text())
     real_train, calib, val = load_real(args.datasets)
-    card["training"]["data_version"] = data_version(real_train, calib, val)
-    calibrate_and_measure(card_path, card, calib, val)
+    calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val))
     log.info("recalibrated %s: %s", card_path, card["calibration"])
     return 0
 
