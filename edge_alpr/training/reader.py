@@ -32,10 +32,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--extra", action="append", default=[], metavar="MANIFEST[:WEIGHT]",
                    help="a site's own manifest with plate text, repeated WEIGHT times; repeatable")
     p.add_argument("--steps", type=int, default=12000)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--synthetic", type=int, default=30000, help="rendered plates in the bank")
+    p.add_argument("--synthetic", type=int, default=20000, help="rendered plates in the bank")
     p.add_argument("--synthetic-fraction", type=float, default=0.5)
     p.add_argument("--two-line-fraction", type=float, default=0.3,
                    help="share of rendered plates forced to a two-line layout")
