@@ -66,3 +66,15 @@ def test_the_openlpr_texts_name_real_boxes_and_never_a_validation_plate(datasets
     used = Counter(c.source for c in train + calib)
     assert used["openlpr"] > 0
     assert not val_texts & {c.text for c in train + calib}
+
+
+def test_the_data_version_follows_the_texts_not_the_order():
+    import numpy as np
+
+    from edge_alpr.training.reader_data import Crop, data_version
+
+    image = np.zeros((4, 4, 3), np.uint8)
+    a, b = Crop(image, "KA01AB1234", "one", "in_plates"), Crop(image, "MH12DE1433", "one", "openlpr")
+    assert data_version([a, b], [], [a]) == data_version([b, a], [], [a])
+    assert data_version([a, b], [], [a]) != data_version([a], [b], [a])  # a crop moved to calibration
+    assert data_version([a, b], [], [a]) != data_version([a, Crop(image, "MH12DE1434", "one", "openlpr")], [], [a])

@@ -113,3 +113,52 @@ def test_reader_export_reads_through_the_runtime(tmp_path):
     read = reader.read(crop)
     assert len(read.char_confidences) == len(read.text)
     assert 0.0 <= read.confidence <= 1.0
+
+
+def _tiny_reader_datasets(root):
+    """A datasets folder with only in_plates: rendered crops standing in for real ones."""
+    import cv2
+
+    from edge_alpr.synth.render import random_plate_text, render_plate
+
+    rng = np.random.default_rng(0)
+    (root / "in_plates" / "crops").mkdir(parents=True)
+    rows = []
+    for i in range(16):
+        plate = render_plate(random_plate_text(rng), rng, layout="one")
+        name = f"crops/t{i:02d}.png"
+        cv2.imwrite(str(root / "in_plates" / name), plate.image)
+        rows.append({"crop": name, "text": plate.text, "status": "ok", "layout": "one",
+                     "split": "val" if i % 4 == 0 else "train"})
+    (root / "in_plates" / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_recalibrate_remeasures(tmp_path):
+    from edge_alpr.ocr import EdgePlateReader
+    from edge_alpr.training import reader as train_reader
+
+    datasets = _tiny_reader_datasets(tmp_path / "datasets")
+    models = tmp_path / "models"
+    args = ["--datasets", str(datasets), "--batch", "4", "--synthetic", "8", "--threads", "1", "--bf16", "off",
+              "--models-dir", str(models)]
+
+    assert train_reader.main(args + ["--steps", "3", "--eval-every", "3", "--run-dir", str(tmp_path / "run")]) == 0
+    card = json.loads((models / "plate_reader.json").read_text())
+    assert card["training"]["real_crops"]["val"] == 4
+    assert card["training"]["real_train_sources"] == {"in_plates": card["training"]["real_crops"]["train"]}
+    assert card["calibration"]["data_version"] == card["training"]["data_version"]
+    assert card["metrics"]["int8"]["n"] == card["metrics"]["int8_without_second_looks"]["n"] == 4
+    assert [h["step"] for h in card["training"]["history"]] == [3]
+    EdgePlateReader(models / "plate_reader_int8.tflite").read(np.full((30, 120, 3), 200, np.uint8))
+
+    assert train_reader.main(args + ["--fine-tune", "--steps", "2", "--run-dir", str(tmp_path / "ft")]) == 0
+    tuned = json.loads((models / "plate_reader.json").read_text())
+    assert tuned["training"]["fine_tuned"] and tuned["training"]["base"]["steps"] == 3
+    assert "base" not in tuned["training"]["base"] and "history" not in tuned["training"]["base"]
+
+    tuned["metrics"] = {}
+    (models / "plate_reader.json").write_text(json.dumps(tuned))
+    assert train_reader.main(args + ["--recalibrate"]) == 0
+    again = json.loads((models / "plate_reader.json").read_text())
+    assert again["metrics"]["int8"]["n"] == 4 and again["training"] == tuned["training"]

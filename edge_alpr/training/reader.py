@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import sys
 import time
@@ -264,8 +265,6 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
 
 def _base_training(card_path: Path) -> dict | None:
     """What a fine-tune starts from, for its card: the old card's training, one level deep."""
-    import json
-
     if not card_path.is_file():
         return None
     old = json.loads(card_path.read_text())
@@ -290,8 +289,6 @@ def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: l
 
 
 def recalibrate(args: argparse.Namespace) -> int:
-    import json
-
     card_path = args.models_dir / "plate_reader.json"
     if not card_path.is_file():
         raise SystemExit(f"{card_path}: no model card to recalibrate")
