@@ -83,7 +83,7 @@ def load_texts(path: Path) -> dict[tuple[str, tuple[int, ...]], str]:
             continue
         try:
             r = json.loads(line)
-            key = (r["image"], tuple(int(round(v)) for v in r["box"]))
+            key = (r["image"], _box_key(r["box"]))
             text = r["text"]
             if len(key[1]) != 4:
                 raise ValueError(f"box has {len(key[1])} numbers")
@@ -95,13 +95,18 @@ def load_texts(path: Path) -> dict[tuple[str, tuple[int, ...]], str]:
     return texts
 
 
+def _box_key(box) -> tuple[int, ...]:
+    """A box as whole pixels, so texts match boxes however the manifest spells the numbers."""
+    return tuple(int(round(v)) for v in box)
+
+
 def with_texts(rows: list[ManifestRow], root: Path, texts: dict[tuple[str, tuple[int, ...]], str]) -> list[ManifestRow]:
     """``rows`` with the plates that ``texts`` names given their text; other plates keep theirs."""
     out = []
     for row in rows:
         name = row.image.relative_to(root).as_posix()
         plates = tuple(
-            replace(p, text=texts.get((name, tuple(int(round(v)) for v in p.box)), p.text)) for p in row.plates
+            replace(p, text=texts.get((name, _box_key(p.box)), p.text)) for p in row.plates
         )
         out.append(replace(row, plates=plates))
     return out
