@@ -192,6 +192,12 @@ class EdgePlateReader:
         if len(self.model.outputs) != 1:
             raise ModelError(f"{model_path}: expected one output (CTC probabilities), found {len(self.model.outputs)}")
         self._output = next(iter(self.model.outputs))
+        # Readers exported before 2026-12 output softmax probabilities; newer ones log-softmax.
+        output = card.get("output", "softmax")
+        if output not in ("softmax", "log_softmax"):
+            raise ModelError(f"{model_card_path(model_path)}: 'output' must be 'softmax' or 'log_softmax', "
+                             f"got {output!r}")
+        self._log_output = output == "log_softmax"
         cal = card.get("calibration", {})
         try:
             self.calibration = Calibration(*(float(cal.get(k, d)) for k, d in (("a", 1.0), ("b", 0.0), ("c", 0.0))))
@@ -207,7 +213,8 @@ class EdgePlateReader:
         x = preprocess(crop_bgr)[None]
         if self.model.input.dtype != np.uint8:
             x = x.astype(np.float32) / 255.0
-        return self.model.run(x)[self._output][0]
+        out = self.model.run(x)[self._output][0]
+        return np.exp(out) if self._log_output else out
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
         decoded, confidence = self._read_layouts(crop_bgr)

@@ -101,6 +101,33 @@ def test_shipped_reader_reads_rendered_plates(layout):
 
 
 @needs_reader
+def test_shipped_int8_reader_keeps_the_small_probabilities_the_float_reader_sees():
+    """The grammar search and the calibration weigh runner-up characters of ~1e-4..1e-2; an int8
+    softmax would round all of them to 0, an int8 log-softmax keeps them within its ~6 % steps
+    (and a few steps of model rounding)."""
+    int8 = make_reader("edge", READER)
+    float16 = make_reader("edge", READER.with_name("plate_reader_float16.tflite"))
+    small, ratios = 0, []
+    for _, image in _rendered(90_100, 6):
+        p8, p16 = int8.probabilities(image), float16.probabilities(image)
+        np.testing.assert_allclose(p8.sum(1), 1.0, atol=0.05)  # rounding; the decoder renormalises
+        mask = (p16 > 1e-4) & (p16 < 1e-2)
+        small += int(mask.sum())
+        ratios.extend(np.abs(np.log(p8[mask] / p16[mask])))
+    assert small >= 20  # enough small probabilities to judge
+    assert np.median(ratios) < np.log(2.0)
+    assert np.mean(np.array(ratios) < np.log(10.0)) > 0.9
+
+
+def test_reader_card_with_an_unknown_output_kind_is_a_clear_error(tmp_path):
+    model = tmp_path / "plate_reader_int8.tflite"
+    model.write_bytes(READER.read_bytes())
+    (tmp_path / "plate_reader.json").write_text(json.dumps({"name": "plate_reader", "output": "logits"}))
+    with pytest.raises(ModelError, match=r"plate_reader\.json: 'output' must be 'softmax' or 'log_softmax', got 'logits'"):
+        make_reader("edge", model)
+
+
+@needs_reader
 def test_squarish_crop_is_read_side_by_side_only_when_the_first_reading_is_unsure():
     from edge_alpr.ocr import CONFIDENT_FIRST_READ, TWO_LINE_MAX_ASPECT, EdgePlateReader
 

@@ -96,7 +96,7 @@ def test_detector_export_loads_back_and_matches_pytorch(tmp_path):
 
 def test_reader_export_reads_through_the_runtime(tmp_path):
     from edge_alpr.ocr import EdgePlateReader
-    from edge_alpr.training.export import export_reader
+    from edge_alpr.training.export import READER_OUTPUT, export_reader
     from edge_alpr.training.reader_model import INPUT_H, INPUT_W, PlateRecognizer
 
     torch.manual_seed(0)
@@ -104,7 +104,8 @@ def test_reader_export_reads_through_the_runtime(tmp_path):
     rng = np.random.default_rng(0)
     calib = lambda: (rng.random((1, INPUT_H, INPUT_W, 1), dtype=np.float32) for _ in range(4))  # noqa: E731
     paths = export_reader(model, (INPUT_H, INPUT_W), tmp_path, calib)
-    (tmp_path / "plate_reader.json").write_text(json.dumps({"name": "plate_reader", "version": "test"}))
+    (tmp_path / "plate_reader.json").write_text(json.dumps({"name": "plate_reader", "version": "test",
+                                                           "output": READER_OUTPUT}))
     reader = EdgePlateReader(paths["int8"], num_threads=1, grammar="any", min_confidence=0.5)
     crop = rng.integers(0, 255, (40, 180, 3), dtype=np.uint8)
     probs = reader.probabilities(crop)
@@ -134,7 +135,7 @@ def _tiny_reader_datasets(root):
     return root
 
 
-def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_recalibrate_remeasures(tmp_path):
+def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_recalibrate_and_re_export_remeasure(tmp_path):
     from edge_alpr.ocr import EdgePlateReader
     from edge_alpr.training import reader as train_reader
 
@@ -162,3 +163,15 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
     assert train_reader.main(args + ["--recalibrate"]) == 0
     again = json.loads((models / "plate_reader.json").read_text())
     assert again["metrics"]["int8"]["n"] == 4 and again["training"] == tuned["training"]
+
+    # A re-export starts from the float weights and keeps the training record; an old card
+    # (softmax output) becomes a log-softmax one.
+    again["output"], again["metrics"] = "softmax", {}
+    (models / "plate_reader.json").write_text(json.dumps(again))
+    (models / "plate_reader_int8.tflite").unlink()
+    assert train_reader.main(args + ["--re-export"]) == 0
+    exported = json.loads((models / "plate_reader.json").read_text())
+    assert exported["output"] == "log_softmax" and exported["training"] == tuned["training"]
+    assert exported["metrics"]["int8"]["n"] == 4
+    probs = EdgePlateReader(models / "plate_reader_int8.tflite").probabilities(np.full((30, 120, 3), 200, np.uint8))
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=0.05)

@@ -50,6 +50,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--recalibrate", action="store_true",
                    help="train nothing: refit the confidence calibration of the models in --models-dir and "
                         "measure their card's metrics again (after the datasets or the reader's code changed)")
+    p.add_argument("--re-export", action="store_true",
+                   help="train nothing: export the float weights in --models-dir to TFLite again (after the "
+                        "export code changed), then recalibrate and measure them")
     return p.parse_args(argv)
 
 
@@ -149,6 +152,8 @@ def train(args: argparse.Namespace) -> int:
     common.set_threads(args.threads)
     if args.recalibrate:
         return recalibrate(args)
+    if args.re_export:
+        return re_export(args)
     torch.manual_seed(args.seed)
     from edge_alpr.training.detector import cpu_has_bf16
 
@@ -214,14 +219,12 @@ def train(args: argparse.Namespace) -> int:
     return finish(args, ema.ema, real_train, calib, val, synthetic, history, use_bf16)
 
 
-def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) -> int:
+def export(model, models_dir: Path, real_train: list[Crop], synthetic: list[Crop], seed: int) -> dict[str, Path]:
+    """int8 and float16 TFLite files; int8 activation ranges come from 300 crops, real and rendered."""
     from edge_alpr.ocr import preprocess
     from edge_alpr.training.export import export_reader
 
-    model = model.float().eval()
-    args.models_dir.mkdir(parents=True, exist_ok=True)
-    common.save_fp16_weights(model, args.models_dir / "plate_reader_fp16.pt", {"input": [INPUT_H, INPUT_W]})
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(seed)
     pool = real_train + synthetic[: len(real_train)]
     picks = rng.choice(len(pool), min(300, len(pool)), replace=False)
 
@@ -229,15 +232,25 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
         for i in picks:
             yield preprocess(pool[int(i)].image)[None].astype(np.float32) / 255.0
 
+    return export_reader(model, (INPUT_H, INPUT_W), models_dir, calibration_batches)
+
+
+def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) -> int:
+    from edge_alpr.training.export import READER_OUTPUT
+
+    model = model.float().eval()
+    args.models_dir.mkdir(parents=True, exist_ok=True)
+    common.save_fp16_weights(model, args.models_dir / "plate_reader_fp16.pt", {"input": [INPUT_H, INPUT_W]})
     card_path = args.models_dir / "plate_reader.json"
     base = _base_training(card_path) if args.fine_tune else None
-    paths = export_reader(model, (INPUT_H, INPUT_W), args.models_dir, calibration_batches)
+    paths = export(model, args.models_dir, real_train, synthetic, args.seed)
     card = {
         "name": "plate_reader",
         "version": dt.date.today().strftime("%Y.%m.%d"),
         "architecture": "all-convolutional CTC recognizer, grey 64x128 input, 2 rows x 32 columns -> "
                         "64-step sequence (top row then bottom row), 37 classes (blank + 0-9A-Z)",
         "input": "grey uint8 64x128, whole plate stretched, 2-98 percentile contrast stretch",
+        "output": READER_OUTPUT,
         "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
         "files": {k: p.name for k, p in paths.items()} | {"float_weights": "plate_reader_fp16.pt"},
         "calibration": {},
@@ -296,6 +309,30 @@ def recalibrate(args: argparse.Namespace) -> int:
     real_train, calib, val = load_real(args.datasets)
     calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val))
     log.info("recalibrated %s: %s", card_path, card["calibration"])
+    return 0
+
+
+def re_export(args: argparse.Namespace) -> int:
+    """The card's float weights through the current export code, keeping the card's training
+    record; the int8 ranges are measured on the same kind of crops as at training time."""
+    from edge_alpr.training.export import READER_OUTPUT
+
+    card_path = args.models_dir / "plate_reader.json"
+    weights = args.models_dir / "plate_reader_fp16.pt"
+    if not (card_path.is_file() and weights.is_file()):
+        raise SystemExit(f"{args.models_dir}: --re-export needs plate_reader.json and plate_reader_fp16.pt there")
+    card = json.loads(card_path.read_text())
+    model = PlateRecognizer()
+    common.load_fp16_weights(model, weights)
+    real_train, calib, val = load_real(args.datasets)
+    synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction)
+    paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed)
+    card["files"] = {k: p.name for k, p in paths.items()} | {"float_weights": weights.name}
+    card["output"] = READER_OUTPUT
+    card["exported"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    common.write_card(card_path, card)
+    calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val))
+    log.info("re-exported %s: %s", card_path, card["metrics"]["int8"])
     return 0
 
 
