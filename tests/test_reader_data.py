@@ -78,30 +78,3 @@ def test_the_data_version_follows_the_texts_not_the_order():
     assert data_version([a, b], [], [a]) == data_version([b, a], [], [a])
     assert data_version([a, b], [], [a]) != data_version([a], [b], [a])  # a crop moved to calibration
     assert data_version([a, b], [], [a]) != data_version([a, Crop(image, "MH12DE1434", "one", "openlpr")], [], [a])
-
-
-def test_partial_crops_train_only_when_asked_and_only_with_a_valid_plate_text(tmp_path):
-    import cv2
-    import numpy as np
-
-    from edge_alpr.training.reader_data import _in_calibration
-
-    root = tmp_path / "in_plates"
-    (root / "crops").mkdir(parents=True)
-    # Names on both sides of the calibration hash, so the test holds whatever the slice.
-    names = [f"crops/p{i:03d}.png" for i in range(40)]
-    in_calib = next(n for n in names if _in_calibration(n))
-    in_train = [n for n in names if not _in_calibration(n)][:3]
-    rows = [
-        {"crop": in_train[0], "text": "KA01AB1234", "status": "partial", "split": "train"},
-        {"crop": in_train[1], "text": "KA01", "status": "partial", "split": "train"},  # cut off: no plate
-        {"crop": in_train[2], "text": "MH12DE1433", "status": "partial", "split": "val"},
-        {"crop": in_calib, "text": "DL3CAB0001", "status": "partial", "split": "train"},
-    ]
-    for r in rows:
-        cv2.imwrite(str(root / r["crop"]), np.full((20, 80, 3), 128, np.uint8))
-    (root / "labels.jsonl").write_text("".join(json.dumps(r | {"layout": "one"}) + "\n" for r in rows))
-
-    assert [len(part) for part in load_real(tmp_path)] == [0, 0, 0]
-    train, calib, val = load_real(tmp_path, partial=True)
-    assert [c.text for c in train] == ["KA01AB1234"] and calib == [] and val == []

@@ -36,8 +36,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--partial-crops", action="store_true",
-                   help="also train on in_plates' 'partial' crops whose best-guess text is a valid plate")
     p.add_argument("--synthetic", type=int, default=20000, help="rendered plates in the bank")
     p.add_argument("--synthetic-fraction", type=float, default=0.5)
     p.add_argument("--two-line-fraction", type=float, default=0.3,
@@ -160,7 +158,7 @@ def train(args: argparse.Namespace) -> int:
     from edge_alpr.training.detector import cpu_has_bf16
 
     use_bf16 = args.bf16 == "on" or (args.bf16 == "auto" and cpu_has_bf16())
-    real_train, calib, val = load_real(args.datasets, partial=args.partial_crops)
+    real_train, calib, val = load_real(args.datasets)
     for spec in args.extra:
         from edge_alpr.training.reader_data import load_manifest_crops
 
@@ -263,7 +261,6 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
             "fine_tuned": bool(args.fine_tune),
             "real_crops": {"train": len(real_train), "calibration": len(calib), "val": len(val)},
             "real_train_sources": dict(sorted(Counter(c.source for c in real_train).items())),
-            "partial_crops": bool(args.partial_crops),
             "data_version": data_version(real_train, calib, val),
             "synthetic_plates": len(synthetic), "synthetic_fraction": args.synthetic_fraction,
             "two_line_fraction": args.two_line_fraction,
@@ -309,7 +306,7 @@ def recalibrate(args: argparse.Namespace) -> int:
     if not card_path.is_file():
         raise SystemExit(f"{card_path}: no model card to recalibrate")
     card = json.loads(card_path.read_text())
-    real_train, calib, val = load_real(args.datasets, partial=card.get("training", {}).get("partial_crops", False))
+    real_train, calib, val = load_real(args.datasets)
     calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val))
     log.info("recalibrated %s: %s", card_path, card["calibration"])
     return 0
@@ -327,7 +324,7 @@ def re_export(args: argparse.Namespace) -> int:
     card = json.loads(card_path.read_text())
     model = PlateRecognizer()
     common.load_fp16_weights(model, weights)
-    real_train, calib, val = load_real(args.datasets, partial=card.get("training", {}).get("partial_crops", False))
+    real_train, calib, val = load_real(args.datasets)
     synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction)
     paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed)
     card["files"] = {k: p.name for k, p in paths.items()} | {"float_weights": weights.name}

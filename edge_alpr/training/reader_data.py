@@ -16,7 +16,6 @@ import numpy as np
 from edge_alpr.datasets.manifest import ManifestRow, load_manifest
 from edge_alpr.errors import InputError
 from edge_alpr.ocr import crop_plate, preprocess, split_two_lines
-from edge_alpr.plates import is_valid
 from edge_alpr.training.detector_data import is_val, reader_val_texts
 from edge_alpr.types import ALPHABET
 
@@ -42,37 +41,26 @@ def _ok_text(text: str | None) -> bool:
     return bool(text) and all(c in CHAR_INDEX for c in text) and 2 <= len(text) <= 12
 
 
-def load_real(datasets_dir: Path, partial: bool = False) -> tuple[list[Crop], list[Crop], list[Crop]]:
+def load_real(datasets_dir: Path) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops. Validation is in_plates' own val split with status
     ok; calibration a fixed slice of the rest; photos in the detector's validation split and
-    plates whose text is in the reader's validation set are never used for training.
-
-    ``partial`` also trains on in_plates' ``partial`` crops (a character uncertain or cut off)
-    whose text is a valid Indian plate: blurred, clipped and pixelated plates, the kind the
-    reader misses, labelled with the annotator's best reading. Never for calibration or
-    validation, which score certain texts only."""
+    plates whose text is in the reader's validation set are never used for training."""
     train, calib, val = [], [], []
     held = reader_val_texts(datasets_dir)
     labels = datasets_dir / "in_plates" / "labels.jsonl"
     if labels.is_file():
         for line in labels.read_text().splitlines():
             r = json.loads(line)
-            if not _ok_text(r.get("text")):
-                continue
-            status, split = r.get("status"), r.get("split")
-            in_calibration = _in_calibration(r["crop"])
-            usable_partial = (partial and status == "partial" and split != "val" and not in_calibration
-                              and r["text"] not in held and is_valid(r["text"]))
-            if status != "ok" and not usable_partial:
+            if r.get("status") != "ok" or not _ok_text(r.get("text")):
                 continue
             image = cv2.imread(str(labels.parent / r["crop"]))
             if image is None:
                 continue
             crop = Crop(image, r["text"], r.get("layout", "one"), "in_plates")
-            if split == "val":
+            if r.get("split") == "val":
                 val.append(crop)
             else:
-                (calib if in_calibration else train).append(crop)
+                (calib if _in_calibration(r["crop"]) else train).append(crop)
     for name in ("openalpr_us", "openalpr_br", "in_olx_scenes", "openlpr"):
         manifest = datasets_dir / name / "manifest.jsonl"
         if not manifest.is_file():
