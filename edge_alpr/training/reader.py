@@ -329,6 +329,7 @@ def re_export(args: argparse.Namespace) -> int:
     paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed)
     card["files"] = {k: p.name for k, p in paths.items()} | {"float_weights": weights.name}
     card["output"] = READER_OUTPUT
+    card["version"] = dt.date.today().strftime("%Y.%m.%d")  # a new file, though the same weights
     card["exported"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     common.write_card(card_path, card)
     calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val))
