@@ -22,6 +22,8 @@ from edge_alpr.types import ALPHABET, PlateRead
 
 log = logging.getLogger(__name__)
 
+#: The recognizer's input height, and the width the training uses. The reader takes its width from
+#: the model file, so a reader trained at another width loads and reads as well.
 INPUT_H, INPUT_W = 64, 128
 Grammar = Literal["indian", "any"]
 
@@ -45,16 +47,16 @@ def crop_plate(image: np.ndarray, box, margin: float = 0.1) -> np.ndarray:
     return image[ya:yb, xa:xb]
 
 
-def preprocess(crop_bgr: np.ndarray) -> np.ndarray:
-    """A crop -> the recognizer's grey (64, 128, 1) uint8 input. The whole plate is stretched
-    to the input (two-line plates included); contrast is normalised per crop so night and
-    day plates look alike."""
+def preprocess(crop_bgr: np.ndarray, width: int = INPUT_W) -> np.ndarray:
+    """A crop -> the recognizer's grey (64, ``width``, 1) uint8 input. The whole plate is
+    stretched to the input (two-line plates included); contrast is normalised per crop so
+    night and day plates look alike."""
     if crop_bgr is None or crop_bgr.size == 0:
         raise ValueError("empty plate crop")
     grey = crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
     h, w = grey.shape
-    interp = cv2.INTER_AREA if (h > INPUT_H or w > INPUT_W) else cv2.INTER_CUBIC
-    grey = cv2.resize(grey, (INPUT_W, INPUT_H), interpolation=interp)
+    interp = cv2.INTER_AREA if (h > INPUT_H or w > width) else cv2.INTER_CUBIC
+    grey = cv2.resize(grey, (width, INPUT_H), interpolation=interp)
     lo, hi = _percentiles(grey, (2.0, 98.0))
     if hi - lo > 8:
         lut = ((np.arange(256, dtype=np.float64) - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
@@ -186,9 +188,10 @@ class EdgePlateReader:
         self.retry_unsure = retry_unsure
         self.model = TFLiteModel(model_path, num_threads=num_threads)
         card = load_model_card(model_path)
-        expected = (1, INPUT_H, INPUT_W, 1)
-        if self.model.input.shape != expected:
-            raise ModelError(f"{model_path}: input shape {self.model.input.shape}, expected {expected}")
+        shape = self.model.input.shape
+        if len(shape) != 4 or shape[0] != 1 or shape[1] != INPUT_H or shape[3] != 1 or shape[2] % 4:
+            raise ModelError(f"{model_path}: input shape {shape}, expected (1, {INPUT_H}, W, 1) with W a multiple of 4")
+        self.input_width = shape[2]
         if len(self.model.outputs) != 1:
             raise ModelError(f"{model_path}: expected one output (CTC probabilities), found {len(self.model.outputs)}")
         self._output = next(iter(self.model.outputs))
@@ -210,7 +213,7 @@ class EdgePlateReader:
 
     def probabilities(self, crop_bgr: np.ndarray) -> np.ndarray:
         """(T, 37) CTC probabilities for one crop."""
-        x = preprocess(crop_bgr)[None]
+        x = preprocess(crop_bgr, self.input_width)[None]
         if self.model.input.dtype != np.uint8:
             x = x.astype(np.float32) / 255.0
         out = self.model.run(x)[self._output][0]

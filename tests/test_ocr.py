@@ -119,6 +119,16 @@ def test_shipped_int8_reader_keeps_the_small_probabilities_the_float_reader_sees
     assert np.mean(np.array(ratios) < np.log(10.0)) > 0.9
 
 
+@needs_reader
+def test_a_model_that_is_not_a_reader_is_a_clear_error(tmp_path):
+    model = tmp_path / "plate_reader_int8.tflite"
+    model.write_bytes((REPO / "models" / "plate_detector_int8.tflite").read_bytes())
+    (tmp_path / "plate_reader.json").write_text(json.dumps({"name": "plate_reader", "output": "log_softmax"}))
+    with pytest.raises(ModelError, match=r"plate_reader_int8\.tflite: input shape .*expected \(1, 64, W, 1\)"):
+        make_reader("edge", model)
+
+
+@needs_reader
 def test_reader_card_with_an_unknown_output_kind_is_a_clear_error(tmp_path):
     model = tmp_path / "plate_reader_int8.tflite"
     model.write_bytes(READER.read_bytes())

@@ -94,22 +94,26 @@ def test_detector_export_loads_back_and_matches_pytorch(tmp_path):
         assert len(dets) > 0 and (dets.boxes[:, 2] <= SIZE).all()
 
 
-def test_reader_export_reads_through_the_runtime(tmp_path):
+@pytest.mark.parametrize("width", ["training", 96])
+def test_reader_export_reads_through_the_runtime(tmp_path, width):
+    """The reader takes its input width from the model file: a reader trained at another width
+    than today's (an older one, a site's own) loads and reads too."""
     from edge_alpr.ocr import EdgePlateReader
     from edge_alpr.training.export import READER_OUTPUT, export_reader
     from edge_alpr.training.reader_model import INPUT_H, INPUT_W, PlateRecognizer
 
+    width = INPUT_W if width == "training" else width
     torch.manual_seed(0)
     model = PlateRecognizer().eval()
     rng = np.random.default_rng(0)
-    calib = lambda: (rng.random((1, INPUT_H, INPUT_W, 1), dtype=np.float32) for _ in range(4))  # noqa: E731
-    paths = export_reader(model, (INPUT_H, INPUT_W), tmp_path, calib)
+    calib = lambda: (rng.random((1, INPUT_H, width, 1), dtype=np.float32) for _ in range(4))  # noqa: E731
+    paths = export_reader(model, (INPUT_H, width), tmp_path, calib)
     (tmp_path / "plate_reader.json").write_text(json.dumps({"name": "plate_reader", "version": "test",
                                                            "output": READER_OUTPUT}))
     reader = EdgePlateReader(paths["int8"], num_threads=1, grammar="any", min_confidence=0.5)
     crop = rng.integers(0, 255, (40, 180, 3), dtype=np.uint8)
     probs = reader.probabilities(crop)
-    assert probs.shape == (64, 37)
+    assert reader.input_width == width and probs.shape == (width // 2, 37)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=0.05)
     read = reader.read(crop)
     assert len(read.char_confidences) == len(read.text)

@@ -247,9 +247,10 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
     card = {
         "name": "plate_reader",
         "version": dt.date.today().strftime("%Y.%m.%d"),
-        "architecture": "all-convolutional CTC recognizer, grey 64x128 input, 2 rows x 32 columns -> "
-                        "64-step sequence (top row then bottom row), 37 classes (blank + 0-9A-Z)",
-        "input": "grey uint8 64x128, whole plate stretched, 2-98 percentile contrast stretch",
+        "architecture": f"all-convolutional CTC recognizer, grey {INPUT_H}x{INPUT_W} input, 2 rows x "
+                        f"{INPUT_W // 4} columns -> {INPUT_W // 2}-step sequence (top row then bottom row), "
+                        "37 classes (blank + 0-9A-Z)",
+        "input": f"grey uint8 {INPUT_H}x{INPUT_W}, whole plate stretched, 2-98 percentile contrast stretch",
         "output": READER_OUTPUT,
         "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
         "files": {k: p.name for k, p in paths.items()} | {"float_weights": "plate_reader_fp16.pt"},

@@ -1,10 +1,11 @@
 """The plate recognizer: a small all-convolutional CTC model that reads one- and two-line plates
 in one pass.
 
-The input is a grey 64×128 crop of the whole plate. The feature map is reduced to two rows of
-32 columns; the CTC sequence is the top row followed by the bottom row (64 steps). A one-line
-plate is read on either row with blanks on the other; a two-line plate reads its top line on the
-top row. No recurrent layers: everything quantizes to int8 and runs through XNNPACK.
+The input is a grey 64×W crop of the whole plate (``ocr.INPUT_W`` wide). The feature map is
+reduced to two rows of W/4 columns; the CTC sequence is the top row followed by the bottom row
+(W/2 steps). A one-line plate is read on either row with blanks on the other; a two-line plate
+reads its top line on the top row. No recurrent layers: everything quantizes to int8 and runs
+through XNNPACK.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-INPUT_H, INPUT_W = 64, 128
+from edge_alpr.ocr import INPUT_H, INPUT_W  # noqa: F401  (the training's input size, re-exported)
+
 NUM_CLASSES = 37  # CTC blank + 0-9 + A-Z
 
 
@@ -28,7 +30,7 @@ class ConvBNReLU(nn.Module):
 
 
 class PlateRecognizer(nn.Module):
-    # (out channels, stride): 64x128 -> 32x64 -> 16x32 -> 8x32 -> 4x32 -> 2x32
+    # (out channels, stride): 64xW -> 32xW/2 -> 16xW/4 -> 8xW/4 -> 4xW/4 -> 2xW/4
     PLAN = ((32, 1), (48, 2), (64, 1), (96, 2), (96, 1), (128, (2, 1)), (128, 1), (160, (2, 1)), (160, (2, 1)))
 
     def __init__(self):
