@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 #: The recognizer's input height, and the width the training uses. The reader takes its width from
 #: the model file, so a reader trained at another width loads and reads as well.
-INPUT_H, INPUT_W = 64, 128
+INPUT_H, INPUT_W = 64, 192
 Grammar = Literal["indian", "any"]
 
 

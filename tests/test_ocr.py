@@ -52,7 +52,7 @@ def test_preprocess_stretches_exactly_as_the_reader_was_trained():
     """The lookup table must give the very pixels of the float formula the models were trained on."""
     rng = np.random.default_rng(5)
     for _ in range(20):
-        grey = cv2.GaussianBlur(rng.integers(0, 256, (64, 128), dtype=np.uint8), (0, 0), 2.0)
+        grey = cv2.GaussianBlur(rng.integers(0, 256, (INPUT_H, INPUT_W), dtype=np.uint8), (0, 0), 2.0)
         grey = (grey.astype(np.float32) * rng.uniform(0.2, 1.0) + rng.uniform(0, 100)).clip(0, 255).astype(np.uint8)
         lo, hi = np.percentile(grey, (2, 98))
         expected = ((grey.astype(np.float32) - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
