@@ -168,8 +168,14 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
     again = json.loads((models / "plate_reader.json").read_text())
     assert again["metrics"]["int8"]["n"] == 4 and again["training"] == tuned["training"]
 
-    # A re-export starts from the float weights and keeps the training record; an old card
-    # (softmax output) becomes a log-softmax one.
+    # A re-export starts from the float weights and keeps the training record and the input size
+    # the weights were trained at; an old card (softmax output) becomes a log-softmax one.
+    from edge_alpr.training import common
+    from edge_alpr.training.reader_model import INPUT_H, PlateRecognizer
+
+    older = PlateRecognizer()
+    common.load_fp16_weights(older, models / "plate_reader_fp16.pt")
+    common.save_fp16_weights(older, models / "plate_reader_fp16.pt", {"input": [INPUT_H, 96]})  # as if trained at 96
     again["output"], again["metrics"] = "softmax", {}
     (models / "plate_reader.json").write_text(json.dumps(again))
     (models / "plate_reader_int8.tflite").unlink()
@@ -177,5 +183,6 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
     exported = json.loads((models / "plate_reader.json").read_text())
     assert exported["output"] == "log_softmax" and exported["training"] == tuned["training"]
     assert exported["metrics"]["int8"]["n"] == 4
-    probs = EdgePlateReader(models / "plate_reader_int8.tflite").probabilities(np.full((30, 120, 3), 200, np.uint8))
-    np.testing.assert_allclose(probs.sum(1), 1.0, atol=0.05)
+    reader = EdgePlateReader(models / "plate_reader_int8.tflite")
+    assert reader.input_width == 96
+    np.testing.assert_allclose(reader.probabilities(np.full((30, 120, 3), 200, np.uint8)).sum(1), 1.0, atol=0.05)

@@ -198,7 +198,7 @@ READER_OUTPUT = "log_softmax"
 
 
 def reader_tf_function(model):
-    """The recognizer as a ``tf.function``: grey (1, 64, 128, 1) in [0, 1] -> log-softmax (1, T, 37)."""
+    """The recognizer as a ``tf.function``: grey (1, 64, W, 1) in [0, 1] -> log-softmax (1, W/2, 37)."""
     import tensorflow as tf
 
     model = model.eval()
@@ -209,7 +209,7 @@ def reader_tf_function(model):
     def fn(x):
         for conv in convs:
             x = conv(x)
-        y = classifier(x)  # (B, 2, 32, 37): rows then columns, as PyTorch's reshape
+        y = classifier(x)  # (B, 2, W/4, 37): rows then columns, as PyTorch's reshape
         shape = tf.shape(y)
         return {"log_probs": tf.nn.log_softmax(tf.reshape(y, [shape[0], shape[1] * shape[2], shape[3]]), -1)}
 

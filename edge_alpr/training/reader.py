@@ -219,7 +219,8 @@ def train(args: argparse.Namespace) -> int:
     return finish(args, ema.ema, real_train, calib, val, synthetic, history, use_bf16)
 
 
-def export(model, models_dir: Path, real_train: list[Crop], synthetic: list[Crop], seed: int) -> dict[str, Path]:
+def export(model, models_dir: Path, real_train: list[Crop], synthetic: list[Crop], seed: int,
+           input_hw: tuple[int, int] = (INPUT_H, INPUT_W)) -> dict[str, Path]:
     """int8 and float16 TFLite files; int8 activation ranges come from 300 crops, real and rendered."""
     from edge_alpr.ocr import preprocess
     from edge_alpr.training.export import export_reader
@@ -230,9 +231,9 @@ def export(model, models_dir: Path, real_train: list[Crop], synthetic: list[Crop
 
     def calibration_batches():
         for i in picks:
-            yield preprocess(pool[int(i)].image)[None].astype(np.float32) / 255.0
+            yield preprocess(pool[int(i)].image, input_hw[1])[None].astype(np.float32) / 255.0
 
-    return export_reader(model, (INPUT_H, INPUT_W), models_dir, calibration_batches)
+    return export_reader(model, input_hw, models_dir, calibration_batches)
 
 
 def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) -> int:
@@ -324,10 +325,11 @@ def re_export(args: argparse.Namespace) -> int:
         raise SystemExit(f"{args.models_dir}: --re-export needs plate_reader.json and plate_reader_fp16.pt there")
     card = json.loads(card_path.read_text())
     model = PlateRecognizer()
-    common.load_fp16_weights(model, weights)
+    # The input size the weights were trained at, not today's default: an older reader keeps its own.
+    input_hw = tuple(common.load_fp16_weights(model, weights).get("input", (INPUT_H, INPUT_W)))
     real_train, calib, val = load_real(args.datasets)
     synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction)
-    paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed)
+    paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed, input_hw)
     card["files"] = {k: p.name for k, p in paths.items()} | {"float_weights": weights.name}
     card["output"] = READER_OUTPUT
     card["version"] = dt.date.today().strftime("%Y.%m.%d")  # a new file, though the same weights
