@@ -97,6 +97,7 @@ def test_layout_aspect_ratio(layout: str, low: float, high: float) -> None:
         ("yellow", lambda b, g, r: r > 170 and g > 140 and b < 100),
         ("green", lambda b, g, r: g > r + 40 and g > b + 40),
         ("black", lambda b, g, r: max(b, g, r) < 80),
+        ("red", lambda b, g, r: r > g + 80 and r > b + 80),
     ],
 )
 def test_background_colours(background: str, check) -> None:

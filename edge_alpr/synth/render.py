@@ -31,7 +31,7 @@ from edge_alpr import plates
 from edge_alpr.types import ALPHABET
 
 Layout = Literal["one", "two"]
-Background = Literal["white", "yellow", "green", "black"]
+Background = Literal["white", "yellow", "green", "black", "red"]
 BGR = tuple[int, int, int]
 
 # --- plate texts ----------------------------------------------------------------------------
@@ -116,13 +116,14 @@ _WHITE: BGR = (240, 242, 242)
 _YELLOW: BGR = (20, 200, 245)
 _GREEN: BGR = (60, 135, 25)
 _NEAR_BLACK: BGR = (30, 30, 30)
+_RED: BGR = (40, 35, 190)
 
 
 @dataclass(frozen=True)
 class PlateStyle:
     """How a plate looks. ``random_style`` draws one with real-world frequencies."""
 
-    background: Background  # white: private; yellow: commercial; green: electric; black: rental
+    background: Background  # white: private; yellow: commercial; green: electric; black: rental; red: trade
     background_colour: BGR
     text_colour: BGR
     hsrp: bool = True  # chakra hologram + blue "IND" on the left, embossed border and characters
@@ -135,13 +136,16 @@ class PlateStyle:
     font: str | None = None  # a TrueType path; None picks one of FONTS at random
 
 
-#: The four real plate colour schemes, as (background, background colour, text colour).
+#: The real plate colour schemes, as (background, background colour, text colour, share).
 _SCHEMES: tuple[tuple[Background, BGR, BGR, float], ...] = (
     ("white", _WHITE, _BLACK, 0.62),
     ("yellow", _YELLOW, _BLACK, 0.24),
     ("green", _GREEN, _WHITE, 0.05),  # private EV
     ("green", _GREEN, _YELLOW, 0.03),  # commercial EV
     ("black", _NEAR_BLACK, _YELLOW, 0.06),  # self-drive rental
+    # Dealers' trade-certificate plates ("MH 14 TC ..."), on new cars before registration. Rare,
+    # but white on red turns darker than the text in grey, like black plates do only with glare.
+    ("red", _RED, _WHITE, 0.02),
 )
 
 
@@ -149,7 +153,7 @@ def random_style(rng: np.random.Generator, *, background: Background | None = No
     """A plate style drawn with rough real-world frequencies (HSRP on ~70% of plates)."""
     schemes = [s for s in _SCHEMES if background is None or s[0] == background]
     if not schemes:
-        raise ValueError(f"random_style: background must be one of white/yellow/green/black, got {background!r}")
+        raise ValueError(f"random_style: background must be one of white/yellow/green/black/red, got {background!r}")
     weights = np.array([s[3] for s in schemes])
     name, bg, fg, _ = schemes[int(rng.choice(len(schemes), p=weights / weights.sum()))]
     hsrp = rng.random() < 0.7
