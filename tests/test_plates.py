@@ -340,6 +340,26 @@ def test_constrained_viterbi_is_exact(problem, seed: int) -> None:
         assert plates._labelling_probability(probs, text) == pytest.approx(total, rel=1e-9)
 
 
+def test_forward_algorithm_drops_repeated_near_certain_blanks_without_changing_the_answer() -> None:
+    """The int8 reader's blank frames read 1 - 4e-6, not 1: runs of them are still collapsed,
+    and the labelling probability stays within the tolerance of the full sum."""
+    probs, _ = _blank_run_problem(0)
+    for t in range(len(probs)):
+        if probs[t, 0] == 1.0:  # turn certain blanks into near-certain ones, as the int8 model gives
+            probs[t, 0] = 1.0 - 4e-6
+            probs[t, CLASS["7"]] = 4e-6
+    keep = plates.informative_frames(probs)
+    assert keep.tolist() == [True, True, False, True, True, False, False, True, True, True, True]
+    frames = np.arange(len(probs))
+    for text in ("KA11", "XA1L", "K41"):
+        exact = 0.0
+        for path in itertools.product(*[np.nonzero(row)[0].tolist() for row in probs]):
+            if _collapse(path) == text:
+                exact += float(np.prod(probs[frames, path]))
+        assert exact > 0
+        assert plates._labelling_probability(probs, text) == pytest.approx(exact, rel=len(probs) * 1e-5)
+
+
 def test_decoding_is_fast_enough_for_a_pi() -> None:
     """Generous bound on a PC (a Pi is ~4x slower): the grammar search on a 64-frame output."""
     probs = make_probs("KA01AB1234", confusions={4: ("0", 0.7)}, confidence=0.6)
