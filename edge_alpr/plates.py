@@ -401,16 +401,16 @@ def _collapse(path: np.ndarray, probs: np.ndarray) -> tuple[str, tuple[float, ..
 
 #: A frame whose blank probability is within this of 1 counts as certainly blank. The reader's
 #: int8 log-softmax gives such frames about 1 - 4e-6, never exactly 1.
-CERTAIN_BLANK_TOLERANCE = 1e-5
+_CERTAIN_BLANK_TOLERANCE = 1e-5
 
 
-def informative_frames(probs: np.ndarray) -> np.ndarray:
+def _informative_frames(probs: np.ndarray) -> np.ndarray:
     """Mask of the frames the forward algorithm needs. A certainly-blank frame right after
     another changes almost nothing: the first already moved nearly all mass to blank states.
     Trained models give long runs of them (two thirds of the reader's frames). Dropping the
     repeats changes a labelling's probability by about the tolerance per dropped frame, relative,
     or zeroes one that needs characters in those frames, which was negligible anyway."""
-    certain_blank = probs[:, 0] >= 1.0 - CERTAIN_BLANK_TOLERANCE
+    certain_blank = probs[:, 0] >= 1.0 - _CERTAIN_BLANK_TOLERANCE
     keep = np.ones(len(probs), dtype=bool)
     keep[1:] = ~(certain_blank[1:] & certain_blank[:-1])
     return keep
@@ -425,7 +425,7 @@ def _labelling_probability(probs: np.ndarray, text: str) -> float:
     can_skip = np.zeros(len(extended), dtype=bool)
     can_skip[3::2] = np.asarray(labels[1:], dtype=np.int64) != np.asarray(labels[:-1], dtype=np.int64)
     skip_weight = can_skip[2:].astype(np.float64)
-    emissions = probs[informative_frames(probs)][:, extended]
+    emissions = probs[_informative_frames(probs)][:, extended]
     alpha = np.zeros(len(extended))
     alpha[:2] = emissions[0, :2]
     log_scale = 0.0

@@ -348,7 +348,7 @@ def test_forward_algorithm_drops_repeated_near_certain_blanks_without_changing_t
         if probs[t, 0] == 1.0:  # turn certain blanks into near-certain ones, as the int8 model gives
             probs[t, 0] = 1.0 - 4e-6
             probs[t, CLASS["7"]] = 4e-6
-    keep = plates.informative_frames(probs)
+    keep = plates._informative_frames(probs)
     assert keep.tolist() == [True, True, False, True, True, False, False, True, True, True, True]
     frames = np.arange(len(probs))
     for text in ("KA11", "XA1L", "K41"):

@@ -21,7 +21,7 @@ import functools
 import glob
 import os
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -144,7 +144,7 @@ _SCHEMES: tuple[tuple[Background, BGR, BGR, float], ...] = (
     ("green", _GREEN, _YELLOW, 0.03),  # commercial EV
     ("black", _NEAR_BLACK, _YELLOW, 0.06),  # self-drive rental
     # Dealers' trade-certificate plates ("MH 14 TC ..."), on new cars before registration. Rare,
-    # but white on red turns darker than the text in grey, like black plates do only with glare.
+    # but in grey their text is brighter than the plate, as on black and green ones.
     ("red", _RED, _WHITE, 0.02),
 )
 
@@ -153,7 +153,7 @@ def random_style(rng: np.random.Generator, *, background: Background | None = No
     """A plate style drawn with rough real-world frequencies (HSRP on ~70% of plates)."""
     schemes = [s for s in _SCHEMES if background is None or s[0] == background]
     if not schemes:
-        raise ValueError(f"random_style: background must be one of white/yellow/green/black/red, got {background!r}")
+        raise ValueError(f"random_style: background must be one of {'/'.join(get_args(Background))}, got {background!r}")
     weights = np.array([s[3] for s in schemes])
     name, bg, fg, _ = schemes[int(rng.choice(len(schemes), p=weights / weights.sum()))]
     hsrp = rng.random() < 0.7
