@@ -46,7 +46,7 @@ class PlateRecognizer(nn.Module):
         self.classifier = nn.Conv2d(c, NUM_CLASSES, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 64, 128) in [0, 1] -> logits (B, 64, 37)."""
-        y = self.classifier(self.context(self.body(x)))  # (B, 37, 2, 32)
+        """(B, 1, 64, W) in [0, 1] -> logits (B, W/2, 37)."""
+        y = self.classifier(self.context(self.body(x)))  # (B, 37, 2, W/4)
         b = y.shape[0]
         return y.permute(0, 2, 3, 1).reshape(b, -1, NUM_CLASSES)
