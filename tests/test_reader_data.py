@@ -2,6 +2,7 @@
 import json
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from edge_alpr import plates
@@ -78,3 +79,28 @@ def test_the_data_version_follows_the_texts_not_the_order():
     assert data_version([a, b], [], [a]) == data_version([b, a], [], [a])
     assert data_version([a, b], [], [a]) != data_version([a], [b], [a])  # a crop moved to calibration
     assert data_version([a, b], [], [a]) != data_version([a, Crop(image, "MH12DE1434", "one", "openlpr")], [], [a])
+
+
+def test_the_bank_draws_stacked_plates_only_for_plates_with_a_series_and_never_splits_them():
+    from dataclasses import replace
+
+    from edge_alpr.plates import parse
+    from edge_alpr.training.reader_data import ReaderDataset, encode_text, render_bank
+
+    bank = render_bank(60, seed=2, two_line_fraction=0.2, stacked_fraction=0.5)
+    stacked = [c for c in bank if c.layout == "stacked"]
+    assert 10 <= len(stacked) <= 40
+    for crop in stacked:
+        parts = parse(crop.text)
+        assert parts is not None and parts.plate_format == "standard" and parts.groups[2]
+    assert not any(c.layout == "stacked" for c in render_bank(30, seed=2, two_line_fraction=0.2))
+
+    # The reader reads a stacked plate whole, as a one-line crop; only two-line crops are cut
+    # and laid side by side.
+    def sample(layout):
+        return ReaderDataset([], [replace(stacked[0], layout=layout)], synthetic_fraction=1.0).sample(0)
+
+    image, label = sample("stacked")
+    assert label == encode_text(stacked[0].text)
+    assert np.array_equal(image, sample("one")[0])
+    assert not np.array_equal(image, sample("two")[0])

@@ -79,7 +79,7 @@ def test_bad_text_is_rejected(text: str) -> None:
         render.render_plate(text, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize(("layout", "low", "high"), [("one", 3.0, 6.0), ("two", 1.0, 2.2)])
+@pytest.mark.parametrize(("layout", "low", "high"), [("one", 3.0, 6.0), ("two", 1.0, 2.2), ("stacked", 2.8, 5.0)])
 def test_layout_aspect_ratio(layout: str, low: float, high: float) -> None:
     rng = np.random.default_rng(3)
     for _ in range(30):
@@ -119,6 +119,45 @@ def test_two_line_plates_print_two_rows_of_characters() -> None:
     inked_rows = (gray < 100).mean(axis=1) > 0.05
     bands = np.count_nonzero(np.diff(inked_rows.astype(int)) == 1) + int(inked_rows[0])
     assert bands == 2
+
+
+def _ink_bands(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) rows of each run of rows with ink in them."""
+    rows = mask.mean(axis=1) > 0.03
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], rows.astype(int), [0]))))
+    return [(a, b - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def test_stacked_plates_print_two_small_lines_beside_one_tall_number() -> None:
+    rng = np.random.default_rng(9)
+    style = render.PlateStyle(**{**CLEAN.__dict__, "border": "none"})
+    for text in ("MH02EZ2599", "KA63Q7810", "CG08AEV9734"):
+        plate = render.render_plate(text, rng, layout="stacked", style=style)
+        assert (plate.text, plate.layout) == (text, "stacked")
+        ink = cv2.cvtColor(plate.image, cv2.COLOR_BGR2GRAY) < 100
+        w = ink.shape[1]
+        columns = np.flatnonzero(ink.mean(axis=0) > 0.01)
+        # The widest blank run of columns between characters separates the prefix from the number.
+        gaps = np.diff(columns)
+        cut = columns[int(np.argmax(gaps))] + 1
+        assert 0.1 * w < cut < 0.6 * w, (text, cut, w)
+        prefix, number = _ink_bands(ink[:, :cut]), _ink_bands(ink[:, cut:])
+        assert len(prefix) == 2 and len(number) == 1, (text, prefix, number)
+        (top1, bottom1), (top2, bottom2) = prefix
+        (top, bottom) = number[0]
+        assert top < bottom1 and bottom > top2, (text, prefix, number)  # beside both lines
+        assert bottom - top > 1.5 * max(bottom1 - top1, bottom2 - top2), (text, prefix, number)
+
+
+@pytest.mark.parametrize("text", ["22BH1234AA", "KA011234"])
+def test_stacked_layout_needs_a_series(text: str) -> None:
+    with pytest.raises(ValueError, match="stacked layout needs a standard plate with a series"):
+        render.render_plate(text, np.random.default_rng(0), layout="stacked")
+
+
+def test_unknown_layout_is_rejected_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="one/two/stacked"):
+        render.render_plate("KA01AB1234", np.random.default_rng(0), layout="three")  # type: ignore[arg-type]
 
 
 def test_renders_without_system_fonts(monkeypatch: pytest.MonkeyPatch) -> None:

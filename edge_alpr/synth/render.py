@@ -30,7 +30,9 @@ from PIL import Image, ImageDraw, ImageFont
 from edge_alpr import plates
 from edge_alpr.types import ALPHABET
 
-Layout = Literal["one", "two"]
+#: "stacked": state and RTO over the series at the left, the number in big print beside both
+#: lines (an older private-car style, e.g. "MH 02 / EZ" + "2599"). Only for standard plates with a series.
+Layout = Literal["one", "two", "stacked"]
 Background = Literal["white", "yellow", "green", "black", "red"]
 BGR = tuple[int, int, int]
 
@@ -415,21 +417,36 @@ def render_plate(
     style: PlateStyle | None = None,
 ) -> RenderedPlate:
     """Render a plate. ``text`` None draws a random plate; layout and style are drawn at
-    random unless given (one-line on ~75% of plates). Two-line plates read top line first,
-    as the recognizer's sequence does.
+    random unless given (one-line on ~75% of plates, the rest two-line; stacked only when
+    asked for). Two-line plates read top line first, as the recognizer's sequence does; a
+    stacked plate reads state, RTO, series, number like any other.
     """
-    text = random_plate_text(rng) if text is None else plates.normalise(text)
+    if text is None:
+        text = random_plate_text(rng)
+        while layout == "stacked" and stacked_groups(text) is None:
+            text = random_plate_text(rng, "standard")
+    else:
+        text = plates.normalise(text)
     if not text or any(ch not in ALPHABET for ch in text):
         raise ValueError(f"render_plate: text must be letters A-Z and digits only, got {text!r}")
     layout = layout or ("one" if rng.random() < 0.75 else "two")
-    if layout not in ("one", "two"):
-        raise ValueError(f"render_plate: layout must be 'one' or 'two', got {layout!r}")
-    style = style or random_style(rng)
+    if layout not in get_args(Layout):
+        raise ValueError(f"render_plate: layout must be one of {'/'.join(get_args(Layout))}, got {layout!r}")
+    stacked = stacked_groups(text) if layout == "stacked" else None
+    if layout == "stacked" and stacked is None:
+        raise ValueError(f"render_plate: a stacked layout needs a standard plate with a series, got {text!r}")
+    if style is None:
+        style = random_style(rng)
+        if layout == "stacked":  # the layout predates HSRP plates, which allow no such print
+            style = replace(style, hsrp=False)
     font = style.font or _pick_font(rng, style.hsrp)
 
     if layout == "one":
         width = int(rng.uniform(470, 530))
         height = int(width / rng.uniform(3.9, 5.0))
+    elif layout == "stacked":
+        width = int(rng.uniform(470, 530))
+        height = int(width / rng.uniform(3.3, 4.5))
     else:
         width = int(rng.uniform(270, 320))
         height = int(width / rng.uniform(1.4, 1.8))
@@ -456,6 +473,8 @@ def render_plate(
         top = band_top + (usable - char_h) // 2 + int(rng.integers(-2, 3))
         line = _line_mask(_groups(text), font, stroke, style.separator, rng, even=even)
         _place(text_mask, line, (left, top, right - left, char_h), rng)
+    elif stacked is not None:
+        _place_stacked(text_mask, stacked, font, stroke, style, (left, band_top, right - left, usable), inset, rng)
     else:
         upper, lower = split_lines(text, rng)
         gap = int(usable * rng.uniform(0.05, 0.09))
@@ -478,6 +497,45 @@ def render_plate(
         canvas = _add_frame(canvas, style, rng)
     image = np.clip(canvas, 0, 255).astype(np.uint8)
     return RenderedPlate(image, text, layout, style.background, replace(style, font=font))
+
+
+def stacked_groups(text: str) -> tuple[tuple[str, ...], tuple[str, ...], str] | None:
+    """A standard plate's ((state, RTO), (series,), number) for the stacked layout; None for
+    plates without a series and BH plates, which are never printed that way."""
+    parts = plates.parse(text)
+    if parts is None or parts.plate_format != "standard" or not parts.groups[2]:
+        return None
+    state, rto, series, number = parts.groups
+    return (state, rto), (series,), number
+
+
+def _place_stacked(
+    text_mask: np.ndarray,
+    groups: tuple[tuple[str, ...], tuple[str, ...], str],
+    font: str | None,
+    stroke: int,
+    style: PlateStyle,
+    box: tuple[int, int, int, int],
+    inset: int,
+    rng: np.random.Generator,
+) -> None:
+    """The stacked layout into ``box`` (x, y, w, h): two small lines at the left, the number
+    as tall as both beside them."""
+    x, y, w, h = box
+    upper, lower, number = groups
+    even = style.spacing == "even"
+    gap = int(h * rng.uniform(0.05, 0.1))
+    small_h = int((h - 2 * inset - gap) / 2 * rng.uniform(0.86, 0.95))
+    top = y + (h - 2 * small_h - gap) // 2
+    lines = [_line_mask(g, font, stroke, style.separator, rng, even=even) for g in (upper, lower)]
+    prefix_w = int(max(m.shape[1] * small_h / m.shape[0] for m in lines) * rng.uniform(1.0, 1.15))
+    prefix_w = min(prefix_w, int(w * 0.45))
+    for i, line in enumerate(lines):
+        _place(text_mask, line, (x, top + i * (small_h + gap), prefix_w, small_h), rng)
+    big_h = int((2 * small_h + gap) * rng.uniform(0.9, 1.05))
+    number_x = x + prefix_w + int(small_h * rng.uniform(0.3, 0.8))
+    big = _line_mask((number,), font, stroke, "", rng)
+    _place(text_mask, big, (number_x, y + (h - big_h) // 2, x + w - number_x, min(big_h, h)), rng)
 
 
 def _groups(text: str) -> tuple[str, ...]:

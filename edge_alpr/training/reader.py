@@ -40,6 +40,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--synthetic-fraction", type=float, default=0.5)
     p.add_argument("--two-line-fraction", type=float, default=0.3,
                    help="share of rendered plates forced to a two-line layout")
+    p.add_argument("--stacked-fraction", type=float, default=0.05,
+                   help="share of the other rendered plates with a series drawn in the stacked layout "
+                        "(state and RTO over the series, the number beside both lines)")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / "reader")
     p.add_argument("--models-dir", type=Path, default=common.DEFAULT_MODELS)
     p.add_argument("--checkpoint-minutes", type=float, default=10.0)
@@ -165,7 +168,7 @@ def train(args: argparse.Namespace) -> int:
         path, _, weight = spec.partition(":")
         real_train += load_manifest_crops(Path(path)) * max(1, round(float(weight or 1)))
     t0 = time.time()
-    synthetic = render_bank(args.synthetic, args.seed, args.two_line_fraction) if args.synthetic else []
+    synthetic = render_bank(args.synthetic, args.seed, args.two_line_fraction, args.stacked_fraction) if args.synthetic else []
     log.info("real crops: %d train, %d calibration, %d val; %d rendered in %.0fs; bf16 %s",
              len(real_train), len(calib), len(val), len(synthetic), time.time() - t0, use_bf16)
     dataset = ReaderDataset(real_train, synthetic, args.synthetic_fraction, args.seed)
@@ -266,6 +269,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
             "data_version": data_version(real_train, calib, val),
             "synthetic_plates": len(synthetic), "synthetic_fraction": args.synthetic_fraction,
             "two_line_fraction": args.two_line_fraction,
+            "stacked_fraction": args.stacked_fraction,
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on)",
             "history": history,
         },
@@ -328,7 +332,7 @@ def re_export(args: argparse.Namespace) -> int:
     # The input size the weights were trained at, not today's default: an older reader keeps its own.
     input_hw = tuple(common.load_fp16_weights(model, weights).get("input", (INPUT_H, INPUT_W)))
     real_train, calib, val = load_real(args.datasets)
-    synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction)
+    synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction, args.stacked_fraction)
     paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed, input_hw)
     card["files"] = {k: p.name for k, p in paths.items()} | {"float_weights": weights.name}
     card["output"] = READER_OUTPUT

@@ -33,7 +33,7 @@ OPENLPR_TEXTS = Path(__file__).with_name("openlpr_texts.jsonl")
 class Crop:
     image: np.ndarray  # BGR, the plate with a little context
     text: str
-    layout: str  # "one" | "two"
+    layout: str  # "one" | "two" (read split side by side, as ocr.split_two_lines does) | "stacked"
     source: str
 
 
@@ -135,18 +135,22 @@ def _in_calibration(name: str) -> bool:
     return hashlib.sha1(name.encode()).digest()[1] / 256.0 < CALIBRATION_FRACTION
 
 
-def render_bank(n: int, seed: int, two_line_fraction: float = 0.0) -> list[Crop]:
+def render_bank(n: int, seed: int, two_line_fraction: float = 0.0, stacked_fraction: float = 0.0) -> list[Crop]:
     """Rendered Indian plates: every state code, BH series, one- and two-line, all colours.
     ``two_line_fraction`` forces that share to two-line layouts (on top of the renderer's own
     mix): CTC may place a top line's characters on either feature row, and only enough two-line
-    examples teach it to read the top line on the top row."""
-    from edge_alpr.synth.render import degrade, random_plate_text, render_plate
+    examples teach it to read the top line on the top row. ``stacked_fraction`` of the rest
+    (those with a series) get the stacked layout, which the reader reads whole, not split."""
+    from edge_alpr.synth.render import degrade, random_plate_text, render_plate, stacked_groups
 
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
         layout = "two" if rng.random() < two_line_fraction else None
-        plate = render_plate(random_plate_text(rng), rng, layout=layout)
+        text = random_plate_text(rng)
+        if layout is None and stacked_fraction and rng.random() < stacked_fraction and stacked_groups(text):
+            layout = "stacked"
+        plate = render_plate(text, rng, layout=layout)
         image = degrade(plate.image, rng, strength=float(rng.uniform(0.3, 1.2)))
         out.append(Crop(image, plate.text, plate.layout, "synthetic"))
     return out
