@@ -83,6 +83,10 @@ def _percentiles(grey: np.ndarray, qs: tuple[float, ...]) -> list[float]:
 #: both layouts overlap between ~2 and ~3.3, so the reader tries both readings there.
 TWO_LINE_MAX_ASPECT = 3.4
 
+#: Crops at least this wide (width / height) may hold a stacked plate: a car-sized plate with
+#: state and RTO over the series at the left and the number beside both lines.
+STACKED_MIN_ASPECT = 2.0
+
 #: A reading that fits the grammar at this calibrated confidence is taken as it is. Below it the
 #: reader looks again: a squarish crop side by side (two-line plates read whole come out far
 #: below it, rendered ones all under 0.8), and, with ``retry_unsure``, any crop a little tighter
@@ -112,6 +116,25 @@ def split_two_lines(crop_bgr: np.ndarray) -> np.ndarray:
     top, bottom = crop_bgr[:cut], crop_bgr[cut:]
     bottom = cv2.resize(bottom, (w, top.shape[0]), interpolation=cv2.INTER_AREA)
     return np.hstack([top, bottom])
+
+
+def stacked_as_line(crop_bgr: np.ndarray) -> np.ndarray:
+    """A stacked plate (state and RTO over the series at the left, the number as tall as both
+    beside them) as one line: the left block's two lines side by side, then the number.
+
+    The cut between block and number is the quietest column (least vertical edge energy) in
+    the left 15-60 % of the crop; the block is then split like a two-line plate. Any crop gives
+    some picture; the reader keeps this reading only if it beats the others."""
+    grey = crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
+    h, w = grey.shape[:2]
+    if w < 16 or h < 8:
+        return crop_bgr
+    edges = np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)).mean(axis=0)
+    lo, hi = int(w * 0.15), int(w * 0.6)
+    cut = lo + int(np.argmin(np.convolve(edges, np.ones(5) / 5, mode="same")[lo:hi]))
+    block = split_two_lines(crop_bgr[:, :cut])
+    block = cv2.resize(block, (max(1, round(block.shape[1] * h / block.shape[0])), h), interpolation=cv2.INTER_LINEAR)
+    return np.hstack([block, crop_bgr[:, cut:]])
 
 
 class Calibration:
@@ -221,6 +244,14 @@ class EdgePlateReader:
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
         decoded, confidence = self._read_layouts(crop_bgr)
+        h, w = crop_bgr.shape[:2]
+        if w >= STACKED_MIN_ASPECT * h and not self._sure(decoded, confidence):
+            # Maybe a stacked plate. They are rare and any crop can be cut this way, so this
+            # reading has to be a sure one on its own, not just better than an unsure one.
+            stacked = decode_ctc(self.probabilities(stacked_as_line(crop_bgr)), self.grammar)
+            stacked_confidence = self.calibration(stacked)
+            if self._sure(stacked, stacked_confidence):
+                decoded, confidence = stacked, stacked_confidence
         if self.retry_unsure and not self._sure(decoded, confidence):
             for view in _retry_views(crop_bgr):
                 other, other_confidence = self._read_layouts(view)

@@ -81,7 +81,7 @@ def test_the_data_version_follows_the_texts_not_the_order():
     assert data_version([a, b], [], [a]) != data_version([a, Crop(image, "MH12DE1434", "one", "openlpr")], [], [a])
 
 
-def test_the_bank_draws_stacked_plates_only_for_plates_with_a_series_and_never_splits_them():
+def test_the_bank_draws_stacked_plates_only_with_a_series_and_shows_them_whole_and_rearranged():
     from dataclasses import replace
 
     from edge_alpr.plates import parse
@@ -95,12 +95,13 @@ def test_the_bank_draws_stacked_plates_only_for_plates_with_a_series_and_never_s
         assert parts is not None and parts.plate_format == "standard" and parts.groups[2]
     assert not any(c.layout == "stacked" for c in render_bank(30, seed=2, two_line_fraction=0.2))
 
-    # The reader reads a stacked plate whole, as a one-line crop; only two-line crops are cut
-    # and laid side by side.
-    def sample(layout):
-        return ReaderDataset([], [replace(stacked[0], layout=layout)], synthetic_fraction=1.0).sample(0)
+    # A stacked plate is shown whole (as a one-line crop would be) and rearranged into one line
+    # by turns, with the same text; a two-line crop is always cut and laid side by side.
+    def sample(layout, i):
+        return ReaderDataset([], [replace(stacked[0], layout=layout)], synthetic_fraction=1.0).sample(i)
 
-    image, label = sample("stacked")
-    assert label == encode_text(stacked[0].text)
-    assert np.array_equal(image, sample("one")[0])
-    assert not np.array_equal(image, sample("two")[0])
+    for i in range(4):
+        image, label = sample("stacked", i)
+        assert label == encode_text(stacked[0].text)
+        assert np.array_equal(image, sample("one", i)[0]) == (i % 2 == 0)
+        assert not np.array_equal(image, sample("two", i)[0])

@@ -40,7 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--synthetic-fraction", type=float, default=0.5)
     p.add_argument("--two-line-fraction", type=float, default=0.3,
                    help="share of rendered plates forced to a two-line layout")
-    p.add_argument("--stacked-fraction", type=float, default=0.05,
+    p.add_argument("--stacked-fraction", type=float, default=0.08,
                    help="share of the other rendered plates with a series drawn in the stacked layout "
                         "(state and RTO over the series, the number beside both lines)")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / "reader")
