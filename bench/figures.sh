@@ -11,6 +11,7 @@ mkdir -p "$OUT" runs/eval-videos
 echo "== detector input size" && $PY bench/input_size.py --datasets "$D" | tee "$OUT/input_size.txt"
 echo "== detector int8 vs float" && $PY -m edge_alpr bench detector --images 100 --threads 1 2 | tee "$OUT/bench_detector.txt"
 echo "== reader vs PP-OCRv4 and Tesseract" && $PY -m edge_alpr bench reader --threads 1 | tee "$OUT/bench_reader.txt"
+echo "== reader on every held-out set" && $PY bench/reader_heldout.py --datasets "$D" | tee "$OUT/reader_heldout.txt"
 echo "== pipeline 1280x720" && $PY -m edge_alpr bench pipeline --threads 2 | tee "$OUT/bench_pipeline.txt"
 
 echo "== end-to-end stills"

@@ -71,7 +71,7 @@ def load_real(datasets_dir: Path) -> tuple[list[Crop], list[Crop], list[Crop]]:
         for row in rows:
             if is_val(row, name, held):
                 continue
-            (calib if _in_calibration(row.image.name) else train).extend(_row_crops(row, name, held))
+            (calib if _in_calibration(row.image.name) else train).extend(row_crops(row, name, held))
     return train, calib, val
 
 
@@ -112,7 +112,7 @@ def with_texts(rows: list[ManifestRow], root: Path, texts: dict[tuple[str, tuple
     return out
 
 
-def _row_crops(row, source: str, skip_texts: frozenset[str] = frozenset()) -> list[Crop]:
+def row_crops(row, source: str, skip_texts: frozenset[str] = frozenset()) -> list[Crop]:
     """The plates with usable text of one manifest row, cut out with a little context."""
     plates = [p for p in row.plates if _ok_text(p.text) and p.text not in skip_texts]
     if not plates:
@@ -227,4 +227,4 @@ class ReaderDataset:
 
 def load_manifest_crops(manifest: Path) -> list[Crop]:
     """Plate crops with text from any manifest (a site's own images, or a corrected review folder)."""
-    return [crop for row in load_manifest(manifest) for crop in _row_crops(row, manifest.parent.name)]
+    return [crop for row in load_manifest(manifest) for crop in row_crops(row, manifest.parent.name)]
