@@ -467,3 +467,20 @@ def test_replay_counts_frames_detector_runs_and_skips(still_then_moving_video, g
 def test_replay_stops_after_the_given_seconds_of_video(still_then_moving_video) -> None:
     run = replay(still_then_moving_video, 0.4, AppConfig(), FakeDetector(), FakeReader())
     assert run.frames == 10  # 0.4 s at 25 fps
+
+
+def test_reader_heldout_counts_rendered_plates_per_layout_without_the_datasets(tmp_path, capsys) -> None:
+    import importlib.util
+    import re
+
+    repo = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("reader_heldout", repo / "bench" / "reader_heldout.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main([str(repo / "models"), "--datasets", str(tmp_path), "--rendered", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "no in_plates folder" in out
+    counts = dict(re.findall(r"(one|two|stacked) (\d)/4", out))
+    assert set(counts) == {"one", "two", "stacked"}
+    assert int(counts["one"]) >= 3  # clear enough rendered one-line plates are read
+    assert "one look" in out
