@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from edge_alpr.errors import ModelError
-from edge_alpr.plates import Decoded, decode_ctc
+from edge_alpr.plates import Decoded, decode_ctc, parse
 from edge_alpr.runtime import TFLiteModel, load_model_card, model_card_path
 from edge_alpr.types import ALPHABET, PlateRead
 
@@ -245,7 +245,7 @@ class EdgePlateReader:
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
         decoded, confidence = self._read_layouts(crop_bgr)
         h, w = crop_bgr.shape[:2]
-        if w >= STACKED_MIN_ASPECT * h and not self._sure(decoded, confidence):
+        if w >= STACKED_MIN_ASPECT * h and not self._sure(decoded, confidence) and _lacks_series(decoded):
             # Maybe a stacked plate. They are rare and any crop can be cut this way, so this
             # reading has to be a sure one on its own, not just better than an unsure one.
             stacked = decode_ctc(self.probabilities(stacked_as_line(crop_bgr)), self.grammar)
@@ -278,6 +278,14 @@ class EdgePlateReader:
 
     def _sure(self, decoded: Decoded, confidence: float) -> bool:
         return self._fits(decoded) and confidence >= CONFIDENT_FIRST_READ
+
+
+def _lacks_series(decoded: Decoded) -> bool:
+    """Whether a reading could be a stacked plate read whole: that loses the series printed
+    under the state code (``MH022599`` for ``MH 02 EZ 2599``) or falls outside the grammar.
+    Most plates have a series, so most unsure readings skip the stacked look."""
+    parts = parse(decoded.text)
+    return parts is None or (parts.plate_format == "standard" and not parts.groups[2])
 
 
 def _retry_views(crop_bgr: np.ndarray) -> list[np.ndarray]:
