@@ -124,7 +124,7 @@ def stacked_as_line(crop_bgr: np.ndarray) -> np.ndarray:
 
     The cut between block and number is the quietest column (least vertical edge energy) in
     the left 15-60 % of the crop; the block is then split like a two-line plate. Any crop gives
-    some picture; the reader keeps this reading only if it beats the others."""
+    some picture; the reader keeps this reading only if it is sure of it."""
     grey = crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
     h, w = grey.shape[:2]
     if w < 16 or h < 8:

@@ -332,7 +332,7 @@ def re_export(args: argparse.Namespace) -> int:
     # The input size the weights were trained at, not today's default: an older reader keeps its own.
     input_hw = tuple(common.load_fp16_weights(model, weights).get("input", (INPUT_H, INPUT_W)))
     real_train, calib, val = load_real(args.datasets)
-    synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction, args.stacked_fraction)
+    synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction)
     paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed, input_hw)
     card["files"] = {k: p.name for k, p in paths.items()} | {"float_weights": weights.name}
     card["output"] = READER_OUTPUT
