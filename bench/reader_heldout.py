@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
@@ -34,9 +35,9 @@ def held_out_sets(datasets: Path) -> dict[str, list]:
 
 
 def rendered(layout: str, n: int) -> list[tuple[np.ndarray, str]]:
-    from edge_alpr.synth.render import degrade, render_plate
+    from edge_alpr.synth.render import Layout, degrade, render_plate
 
-    rng = np.random.default_rng([99, ("one", "two", "stacked").index(layout)])
+    rng = np.random.default_rng([99, get_args(Layout).index(layout)])
     out = []
     for _ in range(n):
         plate = render_plate(None, rng, layout=layout)  # type: ignore[arg-type]
@@ -46,6 +47,7 @@ def rendered(layout: str, n: int) -> list[tuple[np.ndarray, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     from edge_alpr.ocr import EdgePlateReader
+    from edge_alpr.synth.render import Layout
     from edge_alpr.training import common
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = held_out_sets(args.datasets) if (args.datasets / "in_plates").is_dir() else {}
     if not sets:
         print(f"{args.datasets}: no in_plates folder, real held-out sets skipped")
-    synthetic = {layout: rendered(layout, args.rendered) for layout in ("one", "two", "stacked")} if args.rendered else {}
+    synthetic = {layout: rendered(layout, args.rendered) for layout in get_args(Layout)} if args.rendered else {}
     for models in args.models:
         for retry in (True, False):
             reader = EdgePlateReader(models / "plate_reader_int8.tflite", num_threads=1, retry_unsure=retry)
