@@ -3,7 +3,7 @@ frame, a fixed region, overlapping tiles) and merge what the views found into on
 
 The detector letterboxes whatever it is given to its square input, so the views decide how many
 source pixels each model pixel stands for. ``StrategyConfig`` (``edge_alpr/config/strategy.py``)
-picks the views; ``bench/strategies.py`` measures the choices.
+picks the views; ``edge_alpr/bench/strategies.py`` measures the choices.
 
 Merging across views has one problem NMS alone does not solve: a plate cut by a tile border
 comes out of each tile as a fragment, and fragments overlap the whole plate (or each other)

@@ -470,13 +470,11 @@ def test_replay_stops_after_the_given_seconds_of_video(still_then_moving_video) 
 
 
 def test_reader_heldout_counts_rendered_plates_per_layout_without_the_datasets(tmp_path, capsys) -> None:
-    import importlib.util
     import re
 
+    from edge_alpr.bench import reader_heldout as script
+
     repo = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("reader_heldout", repo / "bench" / "reader_heldout.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     assert script.main([str(repo / "models"), "--datasets", str(tmp_path), "--rendered", "4"]) == 0
     out = capsys.readouterr().out
     assert "no in_plates folder" in out

@@ -24,6 +24,10 @@
 Every figure says what was measured and over how many samples. Timings depend on what else
 the machine does: a warning is printed when the 1-minute load average is above 1.5.
 
+Benchmarks with a command of their own run as ``python -m edge_alpr.bench.NAME``: ``strategies``
+(detector strategies per frame size), ``soak`` (memory over a long run), ``reader_heldout`` (the
+reader on every held-out set), ``input_size`` (detector input sizes).
+
 One module per benchmark (``pipeline``, ``detector``, ``reader``), what they share in
 ``common``, and the command line in ``cli``, whose ``main`` is what ``edge-alpr bench`` calls.
 """

@@ -5,7 +5,7 @@ The detector letterboxes each view to its square input (typically 320 px), so a 
 seen whole is shrunk six times and a plate 3 % of the frame wide becomes 10 px: too small to
 find. Cropping (``roi``) or tiling (``tiles``) shows the detector fewer source pixels per view,
 at the price of one detector run per view. ``edge_alpr.tiling.MultiViewDetector`` runs the
-views and merges their boxes; ``bench/strategies.py`` measures what each mode costs and finds.
+views and merges their boxes; ``edge_alpr/bench/strategies.py`` measures what each mode costs and finds.
 """
 from __future__ import annotations
 

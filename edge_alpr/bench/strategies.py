@@ -1,6 +1,6 @@
 """Which detector strategy to use for which frame size: whole frame, roi crop, tiles, two scales.
 
-    python bench/strategies.py [--model models/plate_detector_int8.tflite] [--datasets ../shared/datasets] [--threads 2]
+    python -m edge_alpr.bench.strategies [--model models/plate_detector_int8.tflite] [--datasets ../shared/datasets] [--threads 2]
 
 Runs every strategy on the same frames in one go:
 
@@ -31,19 +31,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # run as a script from a source checkout
-    sys.path.insert(0, str(REPO_ROOT))
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from edge_alpr.config.strategy import StrategyConfig  # noqa: E402
-from edge_alpr.datasets.manifest import load_manifest  # noqa: E402
-from edge_alpr.errors import EdgeAlprError  # noqa: E402
-from edge_alpr.evaluation.metrics import latency_summary, match_boxes  # noqa: E402
-from edge_alpr.tiling import MultiViewDetector, ViewDetector, centres_inside  # noqa: E402
-from edge_alpr.training.detector_data import DETECTOR_SETS, is_val, reader_val_texts  # noqa: E402
+from edge_alpr.config.strategy import StrategyConfig
+from edge_alpr.datasets.manifest import load_manifest
+from edge_alpr.errors import EdgeAlprError
+from edge_alpr.evaluation.metrics import latency_summary, match_boxes
+from edge_alpr.tiling import MultiViewDetector, ViewDetector, centres_inside
+from edge_alpr.training.detector_data import DETECTOR_SETS, is_val, reader_val_texts
 
 IOU_THRESHOLD = 0.5
 TWO_LINE_ASPECT = 2.2  # box w/h below this is a two-line (square-ish) plate

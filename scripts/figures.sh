@@ -8,10 +8,10 @@ D=${DATASETS:-../shared/datasets}
 OUT=runs/figures
 mkdir -p "$OUT" runs/eval-videos
 
-echo "== detector input size" && $PY bench/input_size.py --datasets "$D" | tee "$OUT/input_size.txt"
+echo "== detector input size" && $PY -m edge_alpr.bench.input_size --datasets "$D" | tee "$OUT/input_size.txt"
 echo "== detector int8 vs float" && $PY -m edge_alpr bench detector --images 100 --threads 1 2 | tee "$OUT/bench_detector.txt"
 echo "== reader vs PP-OCRv4 and Tesseract" && $PY -m edge_alpr bench reader --threads 1 | tee "$OUT/bench_reader.txt"
-echo "== reader on every held-out set" && $PY bench/reader_heldout.py --datasets "$D" | tee "$OUT/reader_heldout.txt"
+echo "== reader on every held-out set" && $PY -m edge_alpr.bench.reader_heldout --datasets "$D" | tee "$OUT/reader_heldout.txt"
 echo "== pipeline 1280x720" && $PY -m edge_alpr bench pipeline --threads 2 | tee "$OUT/bench_pipeline.txt"
 
 echo "== end-to-end stills"
@@ -28,5 +28,5 @@ $PY -m edge_alpr eval-video --video runs/eval-videos/real_val_in.mp4 | tee "$OUT
 $PY -m edge_alpr eval-video --video runs/eval-videos/synth_scene.mp4 | tee "$OUT/video_synth.txt"
 $PY -m edge_alpr eval-video --video demo/demo.mp4 | tee "$OUT/video_demo.txt"
 
-echo "== detector strategies" && $PY bench/strategies.py --datasets "$D" | tee "$OUT/strategies.txt"
+echo "== detector strategies" && $PY -m edge_alpr.bench.strategies --datasets "$D" | tee "$OUT/strategies.txt"
 echo "figures written to $OUT"

@@ -1,7 +1,7 @@
 """Detector input size, 320 vs 416: accuracy on the validation photos and int8 latency, measured
 in one run with the shipped weights exported at each size.
 
-    python bench/input_size.py [--sizes 320 416] [--datasets ../shared/datasets]
+    python -m edge_alpr.bench.input_size [--sizes 320 416] [--datasets ../shared/datasets]
 
 The shipped model is trained at 320; YOLOv4-tiny is fully convolutional, so the same weights run
 at 416 too (each plate then covers 1.3x more pixels). A model trained at 416 would score a little
@@ -15,8 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> int:

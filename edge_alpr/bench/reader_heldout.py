@@ -3,7 +3,7 @@ reader folders: the in_plates validation crops, the Indian calibration crops (he
 training to fit the confidence) and the plates of the OLX photos in the detector's validation
 split; with and without second looks. Plus rendered plates per layout (seeds no training used).
 
-    python bench/reader_heldout.py [MODELS_DIR ...] [--datasets ../shared/datasets] [--rendered 200]
+    python -m edge_alpr.bench.reader_heldout [MODELS_DIR ...] [--datasets ../shared/datasets] [--rendered 200]
 
 A plate is ~1 point of a set, and two training seeds differ by about 3 of the 342: compare
 readers on all sets together, not on the validation crops alone.
@@ -17,8 +17,7 @@ from typing import get_args
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 
 def held_out_sets(datasets: Path) -> dict[str, list]:

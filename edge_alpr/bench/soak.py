@@ -1,6 +1,6 @@
 """Soak test: the real daemon replaying a video in a loop for a while, watched from outside.
 
-    python bench/soak.py [--minutes 30] [--video PATH] [--config FILE] [--keep]
+    python -m edge_alpr.bench.soak [--minutes 30] [--video PATH] [--config FILE] [--keep]
 
 Starts a private mosquitto on 127.0.0.1 (a free port, nothing else is contacted), then
 ``python -m edge_alpr run`` (what the ``edge-alpr`` script runs) with the video looping, MQTT to
@@ -37,11 +37,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # run as a script from a checkout
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
-from edge_alpr.config import load_config  # noqa: E402
-from edge_alpr.errors import EdgeAlprError  # noqa: E402
+from edge_alpr.config import load_config
+from edge_alpr.errors import EdgeAlprError
 
 MIB = 1024 * 1024
 CLIENT_ID = "edge-alpr-soak"
