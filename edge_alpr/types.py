@@ -115,6 +115,25 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class WatchlistMatch:
+    """An event's plate found on a watchlist (``edge_alpr.watchlist``)."""
+
+    list_name: str
+    kind: Literal["alert", "allow"]
+    plate: str  # the listed plate, which may differ from the read by a confusion or two
+    label: str  # the list's label for the plate, "" when none
+    distance: float  # the fuzzy distance between the read and the listed plate, 0 when equal
+
+    def to_json(self) -> dict:
+        return {"list": self.list_name, "kind": self.kind, "plate": self.plate, "label": self.label,
+                "distance": round(float(self.distance), 2)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> WatchlistMatch:
+        return cls(data["list"], data["kind"], data["plate"], data.get("label", ""), float(data["distance"]))
+
+
+@dataclass(frozen=True)
 class PlateEvent:
     """One confident plate per vehicle pass: what the sinks publish and log."""
 
@@ -132,6 +151,7 @@ class PlateEvent:
     duplicates_suppressed: int = 0
     plate_crop: str | None = None  # path of the saved JPEG crop, when crops are enabled
     vehicle_crop: str | None = None
+    watchlist: tuple[WatchlistMatch, ...] = ()  # the lists the plate is on, closest first
 
     def to_json(self) -> dict:
         return {
@@ -151,6 +171,7 @@ class PlateEvent:
             "duplicates_suppressed": self.duplicates_suppressed,
             "plate_crop": self.plate_crop,
             "vehicle_crop": self.vehicle_crop,
+            "watchlist": [m.to_json() for m in self.watchlist],
         }
 
     @classmethod
@@ -170,4 +191,5 @@ class PlateEvent:
             duplicates_suppressed=int(data.get("duplicates_suppressed", 0)),
             plate_crop=data.get("plate_crop"),
             vehicle_crop=data.get("vehicle_crop"),
+            watchlist=tuple(WatchlistMatch.from_json(m) for m in data.get("watchlist", [])),
         )

@@ -10,15 +10,19 @@ from edge_alpr.config.pipeline import (
     VotingConfig,
     default_model_dir,
 )
+from edge_alpr.config.watchlists import GateConfig, WatchlistConfig, WatchlistsConfig
 
 __all__ = [
     "AppConfig",
     "DetectorConfig",
+    "GateConfig",
     "OutputsConfig",
     "ReaderConfig",
     "SourceConfig",
     "TrackerConfig",
     "VotingConfig",
+    "WatchlistConfig",
+    "WatchlistsConfig",
     "default_model_dir",
     "load_config",
     "redacted_dump",

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from edge_alpr.config.base import StrictModel
 from edge_alpr.config.outputs import OutputsConfig
 from edge_alpr.config.strategy import StrategyConfig, polygon_area
+from edge_alpr.config.watchlists import GateConfig, WatchlistsConfig, check_gate
 
 DETECTOR_MODEL_FILE = "plate_detector_int8.tflite"
 READER_MODEL_FILE = "plate_reader_int8.tflite"
@@ -380,6 +381,12 @@ class AppConfig(StrictModel):
         default_factory=OutputsConfig, description="MQTT, the plate log, crops and the MQTT spool."
     )
     review: ReviewConfig = Field(default_factory=ReviewConfig, description="Unsure reads kept for review.")
+    watchlists: WatchlistsConfig = Field(
+        default_factory=WatchlistsConfig, description="Named plate lists (hotlists, allow lists) matched against every event."
+    )
+    gate: GateConfig = Field(
+        default_factory=GateConfig, validate_default=True, description="A gate or barrier opened for allow-listed plates."
+    )
     status_interval_s: float = Field(
         30.0, ge=1.0, le=3600.0,
         description="How often the status (fps, latencies, temperature) is published. Lower gives fresher "
@@ -395,6 +402,12 @@ class AppConfig(StrictModel):
         if not _CAMERA_ID.match(camera_id):
             raise ValueError("use only letters, digits, '_' and '-': it becomes part of MQTT topics and file names")
         return camera_id
+
+    @field_validator("gate")
+    @classmethod
+    def _check_gate(cls, gate: GateConfig, info: ValidationInfo) -> GateConfig:
+        outputs = info.data.get("outputs")
+        return check_gate(gate, info.data.get("watchlists"), None if outputs is None else outputs.mqtt.enabled)
 
     @field_validator("tracker")
     @classmethod
