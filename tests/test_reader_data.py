@@ -8,7 +8,12 @@ import pytest
 from edge_alpr import plates
 from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.errors import InputError
-from edge_alpr.training.reader_data import OPENLPR_TEXTS, load_real, load_texts, with_texts
+from edge_alpr.datasets.kept import load_kept, with_kept
+from edge_alpr.training.reader_data import OPENLPR_TEXTS, load_real
+
+
+def load_texts(path):
+    return {key: label.text for key, label in load_kept(path).items()}
 
 
 def _manifest(tmp_path):
@@ -29,7 +34,7 @@ def test_texts_go_to_the_plate_with_the_same_box_only(tmp_path):
     texts_file = tmp_path / "texts.jsonl"
     texts_file.write_text(json.dumps({"image": "images/a.jpg", "box": [5, 50, 40, 62], "text": "KA01AB1234"}) + "\n")
 
-    rows = with_texts(load_manifest(manifest), tmp_path.resolve(), load_texts(texts_file))
+    rows = with_kept(load_manifest(manifest), tmp_path.resolve(), load_kept(texts_file))
 
     assert [p.text for p in rows[0].plates] == [None, "KA01AB1234"]
     assert [p.text for p in rows[1].plates] == ["XY12"]  # a text the manifest has is kept

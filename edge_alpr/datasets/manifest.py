@@ -45,11 +45,14 @@ class PlateBox:
     box: tuple[float, float, float, float]
     text: str | None = None
     layout: str | None = None  # "one" | "two" where known
+    background: str | None = None  # the plate's colour ("white", "yellow", ...) where known
 
     def to_json(self) -> dict:
         out: dict = {"box": [round(float(v), 2) for v in self.box], "text": self.text}
         if self.layout:
             out["layout"] = self.layout
+        if self.background:
+            out["background"] = self.background
         return out
 
 
@@ -92,7 +95,7 @@ def _parse_row(obj: object, root: Path, where: str) -> ManifestRow:
             raise InputError(f"{where}: plates[{j}].box must be [x1, y1, x2, y2] numbers") from None
         if len(box) != 4:
             raise InputError(f"{where}: plates[{j}].box must have 4 numbers, got {len(box)}")
-        plates.append(PlateBox(box, p.get("text"), p.get("layout")))  # type: ignore[arg-type]
+        plates.append(PlateBox(box, p.get("text"), p.get("layout"), p.get("background")))  # type: ignore[arg-type]
     known = {"image", "width", "height", "plates", "split"}
     extra = {k: v for k, v in obj.items() if k not in known}
     return ManifestRow((root / image).resolve(), width, height, tuple(plates), obj.get("split"), extra)

@@ -7,14 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge_alpr.datasets.manifest import ManifestRow, load_manifest
-from edge_alpr.errors import InputError
+from edge_alpr.datasets.kept import apply_kept, kept_labels_path
+from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.ocr import crop_plate, preprocess, split_two_lines, stacked_as_line
 from edge_alpr.training.detector_data import is_val, reader_val_texts
 from edge_alpr.types import ALPHABET
@@ -25,8 +25,11 @@ CHAR_INDEX = {c: i + 1 for i, c in enumerate(ALPHABET)}  # 0 is the CTC blank
 CALIBRATION_FRACTION = 0.15  # of real training crops, held out to fit the confidence calibration
 #: openlpr's manifest has boxes but no texts. Its Indian plates were read by this project: the
 #: reader proposed a text, a person checked each crop by eye, corrected 9 and dropped foreign,
-#: cut-off and doubtful plates. Keyed by image and box, so the dataset itself stays unchanged.
-OPENLPR_TEXTS = Path(__file__).with_name("openlpr_texts.jsonl")
+#: cut-off and doubtful plates. Kept in the package (``datasets/kept.py``), keyed by image and box.
+OPENLPR_TEXTS = kept_labels_path("openlpr")
+#: Real sets with boxes only whose texts were read by eye for this project, two passes each
+#: (``datasets/labels/``); the ``val`` split of each is fixed by source image.
+LABELLED_SETS = ("in_twowheelers", "in_odisha_traffic")
 
 
 @dataclass
@@ -61,54 +64,26 @@ def load_real(datasets_dir: Path) -> tuple[list[Crop], list[Crop], list[Crop]]:
                 val.append(crop)
             else:
                 (calib if _in_calibration(r["crop"]) else train).append(crop)
-    for name in ("openalpr_us", "openalpr_br", "in_olx_scenes", "openlpr"):
+    for name in ("openalpr_us", "openalpr_br", "in_olx_scenes", "openlpr", *LABELLED_SETS):
         manifest = datasets_dir / name / "manifest.jsonl"
         if not manifest.is_file():
             continue
-        rows = load_manifest(manifest)
-        if name == "openlpr":
-            rows = with_texts(rows, manifest.parent.resolve(), load_texts(OPENLPR_TEXTS))
-        for row in rows:
+        for row in apply_kept(load_manifest(manifest), manifest):
             if is_val(row, name, held):
                 continue
             (calib if _in_calibration(row.image.name) else train).extend(row_crops(row, name, held))
     return train, calib, val
 
 
-def load_texts(path: Path) -> dict[tuple[str, tuple[int, ...]], str]:
-    """Plate texts kept beside a dataset: ``{"image": ..., "box": [x1, y1, x2, y2], "text": ...}`` per line."""
-    texts = {}
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-            key = (r["image"], _box_key(r["box"]))
-            text = r["text"]
-            if len(key[1]) != 4:
-                raise ValueError(f"box has {len(key[1])} numbers")
-        except (ValueError, KeyError, TypeError) as e:
-            raise InputError(f"{path}:{n}: expected {{\"image\", \"box\": [x1, y1, x2, y2], \"text\"}}: {e}") from None
-        if not _ok_text(text):
-            raise InputError(f"{path}:{n}: text {text!r} is not 2-12 characters of A-Z0-9")
-        texts[key] = text
-    return texts
-
-
-def _box_key(box) -> tuple[int, ...]:
-    """A box as whole pixels, so texts match boxes however the manifest spells the numbers."""
-    return tuple(int(round(v)) for v in box)
-
-
-def with_texts(rows: list[ManifestRow], root: Path, texts: dict[tuple[str, tuple[int, ...]], str]) -> list[ManifestRow]:
-    """``rows`` with the plates that ``texts`` names given their text; other plates keep theirs."""
-    out = []
-    for row in rows:
-        name = row.image.relative_to(root).as_posix()
-        plates = tuple(
-            replace(p, text=texts.get((name, _box_key(p.box)), p.text)) for p in row.plates
-        )
-        out.append(replace(row, plates=plates))
+def load_labelled_val(datasets_dir: Path) -> dict[str, list[Crop]]:
+    """The validation crops of the sets whose texts this project read by eye (``LABELLED_SETS``):
+    their ``ok`` plates on the source images of the fixed ``val`` split, never trained on."""
+    out = {}
+    for name in LABELLED_SETS:
+        manifest = datasets_dir / name / "manifest.jsonl"
+        if manifest.is_file():
+            rows = [r for r in apply_kept(load_manifest(manifest), manifest) if r.split == "val"]
+            out[name] = [crop for row in rows for crop in row_crops(row, name)]
     return out
 
 

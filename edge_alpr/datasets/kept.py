@@ -1,0 +1,126 @@
+"""Labels this project keeps beside the shared datasets, keyed by image and box.
+
+Some real sets come with plate boxes but no text (``openlpr``, ``in_twowheelers``,
+``in_odisha_traffic``). Their texts were read by eye for this project and live in
+``edge_alpr/datasets/labels/<dataset>.jsonl``, so the datasets themselves stay unchanged. One
+line per plate box::
+
+    {"image": "images/0000.jpg", "box": [59, 658, 340, 752], "text": "TN09AB1234",
+     "status": "ok", "layout": "two", "background": "white", "ink": "black", "split": "val"}
+
+Only ``image``, ``box`` and ``text`` are required (``openlpr.jsonl`` has just those: every
+text in it was checked and is ``ok``). ``status`` is ``ok`` (every character certain),
+``partial`` (some character uncertain: the text is a best guess, kept out of accuracy
+figures and training) or ``unreadable``. ``split`` is fixed per source image, so the frames of
+one vehicle never land on both sides.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from edge_alpr.datasets.manifest import ManifestRow
+from edge_alpr.errors import InputError
+
+LABELS_DIR = Path(__file__).with_name("labels")
+Status = Literal["ok", "partial", "unreadable"]
+STATUSES: tuple[Status, ...] = ("ok", "partial", "unreadable")
+LAYOUTS = ("one", "two")
+#: Plate background colours as labelled; Indian rules give each one a vehicle category.
+BACKGROUNDS = ("white", "yellow", "green", "black", "red", "blue", "other")
+_TEXT_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+BoxKey = tuple[str, tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class KeptLabel:
+    text: str
+    status: Status = "ok"
+    layout: str | None = None
+    background: str | None = None
+    ink: str | None = None
+    split: str | None = None
+
+
+def box_key(image: str, box) -> BoxKey:
+    """An image and a box as whole pixels, so labels match boxes however a manifest spells the numbers."""
+    return image, tuple(int(round(float(v))) for v in box)
+
+
+def kept_labels_path(dataset: str) -> Path:
+    return LABELS_DIR / f"{dataset}.jsonl"
+
+
+def has_kept_labels(dataset: str) -> bool:
+    return kept_labels_path(dataset).is_file()
+
+
+def load_kept(path: Path) -> dict[BoxKey, KeptLabel]:
+    """Read a labels file; a bad line is an error naming the file, the line and what was expected."""
+    labels: dict[BoxKey, KeptLabel] = {}
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            r = json.loads(line)
+            key = box_key(r["image"], r["box"])
+            text = r["text"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(f'{where}: expected {{"image", "box": [x1, y1, x2, y2], "text"}}: {e}') from None
+        if len(key[1]) != 4:
+            raise InputError(f"{where}: box has {len(key[1])} numbers, expected 4")
+        label = KeptLabel(text, r.get("status", "ok"), r.get("layout"), r.get("background"), r.get("ink"),
+                          r.get("split"))
+        _check(label, where)
+        if key in labels:
+            raise InputError(f"{where}: box {list(key[1])} of {key[0]} is labelled twice")
+        labels[key] = label
+    return labels
+
+
+def _check(label: KeptLabel, where: str) -> None:
+    if label.status not in STATUSES:
+        raise InputError(f"{where}: status must be one of {', '.join(STATUSES)}, got {label.status!r}")
+    if not isinstance(label.text, str) or not set(label.text) <= _TEXT_CHARS:
+        raise InputError(f"{where}: text {label.text!r} must be A-Z0-9 only (no spaces, dashes or dots)")
+    if label.status != "unreadable" and not 2 <= len(label.text) <= 12:
+        raise InputError(f"{where}: text {label.text!r} is not 2-12 characters of A-Z0-9")
+    if label.layout is not None and label.layout not in LAYOUTS:
+        raise InputError(f"{where}: layout must be 'one' or 'two', got {label.layout!r}")
+    if label.background is not None and label.background not in BACKGROUNDS:
+        raise InputError(f"{where}: background must be one of {', '.join(BACKGROUNDS)}, got {label.background!r}")
+    if label.split not in (None, "train", "val"):
+        raise InputError(f"{where}: split must be 'train' or 'val', got {label.split!r}")
+
+
+def with_kept(rows: list[ManifestRow], root: Path, labels: dict[BoxKey, KeptLabel]) -> list[ManifestRow]:
+    """``rows`` with the labelled plates given their text (``ok`` labels only), layout and
+    background, and each labelled image its split. A text a manifest already has is kept."""
+    out = []
+    for row in rows:
+        name = row.image.relative_to(root).as_posix()
+        plates, splits = [], set()
+        for p in row.plates:
+            label = labels.get(box_key(name, p.box))
+            if label is None:
+                plates.append(p)
+                continue
+            splits.add(label.split)
+            text = p.text or (label.text if label.status == "ok" else None)
+            plates.append(replace(p, text=text, layout=p.layout or label.layout,
+                                  background=p.background or label.background))
+        split = row.split or next((s for s in sorted(splits - {None})), None)
+        out.append(replace(row, plates=tuple(plates), split=split))
+    return out
+
+
+def apply_kept(rows: list[ManifestRow], manifest: Path) -> list[ManifestRow]:
+    """The kept labels of the dataset a manifest belongs to (its folder's name), if the project keeps any."""
+    root = Path(manifest).resolve().parent
+    if not has_kept_labels(root.name):
+        return rows
+    return with_kept(rows, root, load_kept(kept_labels_path(root.name)))

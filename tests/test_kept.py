@@ -1,0 +1,74 @@
+"""Labels kept beside the shared datasets: status, layout, background and a split per source image."""
+import json
+
+import pytest
+
+from edge_alpr.datasets.kept import LABELS_DIR, apply_kept, load_kept, with_kept
+from edge_alpr.datasets.manifest import load_manifest
+from edge_alpr.errors import InputError
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    return _write(tmp_path / "manifest.jsonl", [
+        {"image": "images/a.jpg", "width": 100, "height": 80,
+         "plates": [{"box": [10, 20, 60, 35], "text": None}, {"box": [5, 50, 40, 62], "text": None}]},
+        {"image": "images/b.jpg", "width": 100, "height": 80, "plates": [{"box": [1, 2, 30, 12], "text": None}]},
+    ])
+
+
+def test_only_ok_texts_become_plate_texts_but_every_label_gives_layout_colour_and_split(tmp_path, manifest):
+    labels = _write(tmp_path / "labels.jsonl", [
+        {"image": "images/a.jpg", "box": [10, 20, 60, 35], "text": "KA01AB1234", "status": "ok",
+         "layout": "two", "background": "yellow", "split": "val"},
+        {"image": "images/a.jpg", "box": [5.2, 49.6, 40, 62], "text": "KA01AB1Z34", "status": "partial",
+         "layout": "one", "split": "val"},
+    ])
+    rows = with_kept(load_manifest(manifest), tmp_path.resolve(), load_kept(labels))
+    a, b = rows
+    assert [p.text for p in a.plates] == ["KA01AB1234", None]  # a partial best guess is no ground truth
+    assert [p.layout for p in a.plates] == ["two", "one"]
+    assert a.plates[0].background == "yellow"
+    assert a.split == "val" and b.split is None  # an unlabelled image keeps no split
+
+
+@pytest.mark.parametrize("line, expected", [
+    ({"image": "images/a.jpg", "box": [1, 2, 3, 4]}, "expected"),
+    ({"image": "images/a.jpg", "box": [1, 2, 3], "text": "KA01AB1234"}, "4"),
+    ({"image": "images/a.jpg", "box": [1, 2, 3, 4], "text": "KA-01"}, "A-Z0-9"),
+    ({"image": "images/a.jpg", "box": [1, 2, 3, 4], "text": "KA01", "status": "sure"}, "status"),
+    ({"image": "images/a.jpg", "box": [1, 2, 3, 4], "text": "KA01", "layout": "three"}, "layout"),
+    ({"image": "images/a.jpg", "box": [1, 2, 3, 4], "text": "KA01", "background": "pink"}, "background"),
+    ({"image": "images/a.jpg", "box": [1, 2, 3, 4], "text": "KA01", "split": "test"}, "split"),
+    ({"image": "images/x.jpg", "box": [1, 2, 3, 4], "text": "KA01"}, "twice"),
+])
+def test_a_bad_label_line_names_the_file_line_and_what_was_expected(tmp_path, line, expected):
+    good = {"image": "images/x.jpg", "box": [1, 2, 3, 4], "text": "KA01AB1234"}
+    path = _write(tmp_path / "labels.jsonl", [good, line])
+    with pytest.raises(InputError, match=f"labels.jsonl:2: .*{expected}"):
+        load_kept(path)
+
+
+def test_an_unreadable_plate_may_have_no_text(tmp_path):
+    path = _write(tmp_path / "labels.jsonl", [{"image": "images/x.jpg", "box": [1, 2, 3, 4], "text": "", "status": "unreadable"}])
+    assert load_kept(path)[("images/x.jpg", (1, 2, 3, 4))].status == "unreadable"
+
+
+def test_a_manifest_of_a_set_without_kept_labels_is_left_alone(manifest):
+    rows = load_manifest(manifest)
+    assert apply_kept(rows, manifest) == rows
+
+
+@pytest.mark.parametrize("path", sorted(LABELS_DIR.glob("*.jsonl")), ids=lambda p: p.name)
+def test_every_shipped_labels_file_loads(path):
+    labels = load_kept(path)
+    assert labels
+    splits = {}
+    for (image, _), label in labels.items():
+        splits.setdefault(image, set()).add(label.split)
+    assert all(len(s) == 1 for s in splits.values()), "a source image's boxes must share one split"
