@@ -10,7 +10,8 @@ All of them deliver ``Frame`` objects through one small interface, ``FrameSource
   window follow the video, not the processing speed.
 * A live source captures in a background thread and keeps only the newest frame: a slow
   pipeline sees fewer frames (counted as dropped), never old ones. A camera or stream that
-  stops is reopened with exponential backoff; that is logged once per outage and never raises.
+  stops (failed reads, or no frame for ``stall_timeout_s`` while still connected) is reopened with
+  exponential backoff; that is logged once per outage and never raises. Streams: sources_rtsp.py.
 * A corrupt frame is skipped with a warning and counted.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from edge_alpr.config.pipeline import SourceConfig
 from edge_alpr.errors import SourceError
+from edge_alpr.sources_rtsp import StreamCamera
 from edge_alpr.types import Frame
 
 log = logging.getLogger(__name__)
@@ -73,9 +75,12 @@ def open_source(cfg: SourceConfig) -> FrameSource:
     camera: Camera
     if cfg.kind == "picamera2":
         camera = Picamera2Camera(int(cfg.uri or 0), cfg.width, cfg.height, cfg.fps)
+    elif cfg.kind == "rtsp":
+        camera = StreamCamera(cfg.uri, transport=cfg.rtsp_transport, timeout_s=cfg.stall_timeout_s)
     else:
-        camera = OpenCVCamera(cfg.kind, cfg.uri, cfg.width, cfg.height, cfg.fps)
-    return LiveSource(camera, backoff_initial_s=cfg.reopen_backoff_initial_s, backoff_max_s=cfg.reopen_backoff_max_s)
+        camera = V4L2Camera(cfg.uri, cfg.width, cfg.height, cfg.fps)
+    return LiveSource(camera, backoff_initial_s=cfg.reopen_backoff_initial_s, backoff_max_s=cfg.reopen_backoff_max_s,
+                      stall_timeout_s=cfg.stall_timeout_s)
 
 
 def as_bgr(image: np.ndarray | None) -> np.ndarray | None:
@@ -195,33 +200,27 @@ class Camera(Protocol):
     def describe(self) -> str: ...
 
 
-class OpenCVCamera:
-    """A V4L2/USB camera or an RTSP/HTTP stream through OpenCV."""
+class V4L2Camera:
+    """A V4L2/USB camera through OpenCV."""
 
-    def __init__(self, kind: str, uri: str, width: int | None, height: int | None, fps: float | None) -> None:
-        self.kind = kind
+    def __init__(self, uri: str, width: int | None, height: int | None, fps: float | None) -> None:
         self.uri = uri
+        self.device = uri if uri.startswith("/") else f"/dev/video{uri}"
         self.width, self.height, self.fps = width, height, fps
         self._capture: cv2.VideoCapture | None = None
 
     def describe(self) -> str:
-        if self.kind == "rtsp":
-            return f"stream {_hide_password(self.uri)}"
-        return f"camera {self.uri if self.uri.startswith('/') else '/dev/video' + self.uri}"
+        return f"camera {self.device}"
 
     def open(self) -> None:
         self.release()
-        if self.kind == "v4l2":
-            device = self.uri if self.uri.startswith("/") else f"/dev/video{self.uri}"
-            if not Path(device).exists():
-                raise SourceError(f"{device}: no such camera device (is the camera plugged in? see `v4l2-ctl --list-devices`)")
-            target: int | str = int(self.uri) if self.uri.isdigit() else self.uri
-            capture = cv2.VideoCapture(target, cv2.CAP_V4L2)
-        else:
-            capture = cv2.VideoCapture(self.uri, cv2.CAP_FFMPEG)
+        if not Path(self.device).exists():
+            raise SourceError(f"{self.device}: no such camera device (is the camera plugged in? see `v4l2-ctl --list-devices`)")
+        target: int | str = int(self.uri) if self.uri.isdigit() else self.uri
+        capture = cv2.VideoCapture(target, cv2.CAP_V4L2)
         if not capture.isOpened():
             capture.release()
-            raise SourceError(f"{self.describe()}: cannot be opened (expected a working {self.kind} source)")
+            raise SourceError(f"{self.describe()}: cannot be opened (expected a working V4L2 camera)")
         self._request_format(capture)
         self._capture = capture
 
@@ -233,9 +232,6 @@ class OpenCVCamera:
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         if self.fps:
             capture.set(cv2.CAP_PROP_FPS, self.fps)
-        if self.kind == "rtsp":
-            # Keep the decoder's own queue short: the capture thread already keeps the newest frame.
-            capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
 
     def grab(self) -> np.ndarray | None:
         if self._capture is None:
@@ -300,23 +296,15 @@ class Picamera2Camera:
             self._camera = None
 
 
-def _hide_password(url: str) -> str:
-    """rtsp://user:secret@host/... -> rtsp://user:***@host/... for logs."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.partition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
-
-
 class LiveSource:
     """A live camera read by a background thread that keeps only the newest frame."""
 
     def __init__(self, camera: Camera, *, backoff_initial_s: float = 1.0, backoff_max_s: float = 30.0,
-                 read_wait_s: float = _LIVE_READ_WAIT_S) -> None:
+                 stall_timeout_s: float = 10.0, read_wait_s: float = _LIVE_READ_WAIT_S) -> None:
         self.camera = camera
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
+        self.stall_timeout_s = stall_timeout_s
         self.read_wait_s = read_wait_s
         self.finished = False
         self._stats = SourceStats()
@@ -358,18 +346,26 @@ class LiveSource:
 
     def _capture_loop(self) -> None:
         bad_reads = 0
+        last_frame = time.monotonic()
         while not self._stop.is_set():
             image = as_bgr(self.camera.grab())
+            silent_s = time.monotonic() - last_frame
+            if silent_s >= self.stall_timeout_s and not self._stop.is_set():
+                # Connected but silent (a read that waited out its timeout). A frame that comes
+                # back now is one the decoder held, not a live one: reconnect either way.
+                self._recover(f"no frame for {silent_s:.1f} s (stall_timeout_s={self.stall_timeout_s:g})")
+                bad_reads, last_frame = 0, time.monotonic()
+                continue
             if image is not None:
                 if bad_reads:
                     self._count_corrupt(bad_reads)
-                bad_reads = 0
+                bad_reads, last_frame = 0, time.monotonic()
                 self._publish(image)
                 continue
             bad_reads += 1
             if bad_reads >= _MAX_CONSECUTIVE_BAD_READS and not self._stop.is_set():
-                bad_reads = 0
-                self._recover()
+                self._recover(f"{bad_reads} failed reads in a row")
+                bad_reads, last_frame = 0, time.monotonic()
 
     def _count_corrupt(self, count: int) -> None:
         with self._condition:
@@ -385,18 +381,23 @@ class LiveSource:
             self._latest = frame
             self._condition.notify()
 
-    def _recover(self) -> None:
+    def _recover(self, why: str) -> None:
         """Reopen the camera with exponential backoff until it delivers again or we stop."""
-        self._stats.outages += 1
+        with self._condition:
+            self._stats.outages += 1
         started = time.monotonic()
-        log.warning("%s: stopped delivering frames; reopening (waiting %g s, doubling up to %g s)",
-                    self.describe(), self.backoff_initial_s, self.backoff_max_s)
+        log.warning("%s: stopped delivering frames (%s); reopening (waiting %g s, doubling up to %g s)",
+                    self.describe(), why, self.backoff_initial_s, self.backoff_max_s)
+        self.camera.release()  # a stalled stream's connection is closed before waiting
         delay = self.backoff_initial_s
+        last_error = ""
         while not self._stop.wait(delay):
             try:
                 self.camera.open()
             except SourceError as error:
-                log.debug("reopen failed: %s", error)
+                # Each new reason once (a camera whose password changed says so), repeats quietly.
+                log.log(logging.DEBUG if str(error) == last_error else logging.WARNING, "reopen failed: %s", error)
+                last_error = str(error)
                 delay = min(delay * 2, self.backoff_max_s)
                 continue
             image = as_bgr(self.camera.grab())

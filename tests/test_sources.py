@@ -12,7 +12,8 @@ import pytest
 
 from edge_alpr.config.pipeline import SourceConfig
 from edge_alpr.errors import SourceError
-from edge_alpr.sources import LiveSource, VideoFileSource, _hide_password, as_bgr, open_source
+from edge_alpr.sources import LiveSource, VideoFileSource, as_bgr, open_source
+from edge_alpr.sources_rtsp import hide_password
 
 FPS = 10.0
 FRAMES = 30
@@ -152,7 +153,7 @@ def test_as_bgr(image, shape) -> None:
     ],
 )
 def test_stream_passwords_are_hidden_in_descriptions(url, shown) -> None:
-    assert _hide_password(url) == shown
+    assert hide_password(url) == shown
 
 
 @pytest.mark.parametrize("uri", ["/dev/video97", "97"])
@@ -237,6 +238,32 @@ def test_live_source_reopens_a_lost_camera_with_backoff_and_logs_once(caplog) ->
     assert len(stopped) == 1
     assert any("delivering frames again" in r.message for r in caplog.records)
     assert camera.released and source.finished
+
+
+def test_live_source_reconnects_a_camera_that_stays_connected_but_goes_silent(caplog) -> None:
+    # 3 frames, then a read that hangs for 0.6 s and comes back with an old frame (what FFmpeg
+    # does when its read timeout fires): with a 0.3 s stall timeout that is a stall, not a frame.
+    class StallingCamera(ScriptedCamera):
+        def grab(self):
+            image = super().grab()
+            if image is not None and int(image[0, 0, 0]) == 9:
+                time.sleep(0.6)
+            return image
+
+    camera = StallingCamera([grey(1), grey(2), grey(3), grey(9), grey(4), grey(5)])
+    with caplog.at_level(logging.WARNING):
+        source = LiveSource(camera, backoff_initial_s=0.01, backoff_max_s=0.02, stall_timeout_s=0.3, read_wait_s=0.05)
+        levels = []
+        deadline = time.monotonic() + 3
+        while not {4, 5} & set(levels) and time.monotonic() < deadline:
+            frame = source.read()
+            if frame is not None:
+                levels.append(int(frame.image[0, 0, 0]))
+        source.close()
+    assert 9 not in levels  # the frame that came after the stall was dropped
+    assert {4, 5} & set(levels)  # frames after the reconnect arrive
+    assert source.stats().outages == 1 and camera.opens == 2
+    assert any("no frame for" in r.message and "stall_timeout_s=0.3" in r.message for r in caplog.records)
 
 
 def test_live_source_keeps_only_the_newest_frame_and_counts_drops() -> None:

@@ -88,6 +88,19 @@ class SourceConfig(StrictModel):
         description="Longest wait between reopen attempts. Lower notices a camera coming back sooner "
         "at the cost of more reconnect attempts (and log lines stay at one per outage either way).",
     )
+    stall_timeout_s: float = Field(
+        10.0, ge=1.0, le=300.0,
+        description="A live source that delivers no frame for this long while still connected (a stream "
+        "whose camera stopped sending) is closed and reopened with backoff; for streams it is also the "
+        "longest wait to open and for each read. Lower notices a stalled camera sooner; keep it above a few "
+        "frame intervals of the camera, or a slow camera is reconnected needlessly.",
+    )
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp",
+        description="rtsp only: how RTP packets travel. 'tcp' interleaves them in the RTSP connection: no "
+        "packet loss, passes NAT and firewalls (OpenCV's default). 'udp' uses separate UDP ports: a little "
+        "lower latency, but lost packets show as damaged frames and firewalls must let the ports through.",
+    )
 
     @field_validator("uri")
     @classmethod
