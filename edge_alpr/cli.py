@@ -251,7 +251,12 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from edge_alpr.watchlist import check_files
+
     cfg = load_config(args.file)
+    problems = check_files(cfg.watchlists)
+    if problems:
+        raise ConfigError("\n".join(problems))
     print(f"OK: {args.file}")
     for label, path in (("detector model", cfg.detector.resolved_model_path()),
                         ("reader model", cfg.reader.resolved_model_path())):

@@ -20,9 +20,11 @@ import numpy as np
 
 from edge_alpr.config import AppConfig, redacted_dump
 from edge_alpr.errors import EdgeAlprError, ModelError
+from edge_alpr.gate import Gate, build_gate
 from edge_alpr.pipeline import Detector, EmittedEvent, Pipeline, Reader
 from edge_alpr.sources import FrameSource, open_source
 from edge_alpr.types import Frame, PlateEvent
+from edge_alpr.watchlist import Watchlists
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +116,16 @@ class Notifier:
 
 
 class EventOutputs:
-    """Where each event goes besides the sinks: the --events-jsonl file and the terminal."""
+    """What each event goes through before and besides the sinks: watchlists and the gate,
+    the --events-jsonl file and the terminal."""
 
-    def __init__(self, sinks: Sinks, events_jsonl: Path | None, print_events: bool, out: TextIO) -> None:
+    def __init__(self, sinks: Sinks, events_jsonl: Path | None, print_events: bool, out: TextIO,
+                 watchlists: Watchlists | None = None, gate: Gate | None = None) -> None:
         self.sinks = sinks
         self.out = out
         self.print_events = print_events
+        self.watchlists = watchlists
+        self.gate = gate
         self._jsonl: TextIO | None = None
         if events_jsonl is not None:
             try:
@@ -129,18 +135,54 @@ class EventOutputs:
                 raise EdgeAlprError(f"{events_jsonl}: cannot write the events file: {error.strerror}") from None
 
     def publish(self, emitted: EmittedEvent) -> None:
-        event = self.sinks.publish(emitted.event, emitted.plate_crop, emitted.vehicle_crop) or emitted.event
+        event = emitted.event
+        if self.watchlists is not None:
+            event = self.watchlists.annotate(event)
+        # The gate before the sinks: a resident should not wait for the plate log's fsync.
+        gate = self.gate.consider(event) if self.gate is not None else None
+        event = self.sinks.publish(event, emitted.plate_crop, emitted.vehicle_crop) or event
         if self._jsonl is not None:
             self._jsonl.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
             self._jsonl.flush()
         if self.print_events:
-            print(f"{event.last_seen}  {event.camera_id}  {event.plate:<12} {event.confidence:.2f}", file=self.out, flush=True)
+            print(f"{event.last_seen}  {event.camera_id}  {event.plate:<12} {event.confidence:.2f}"
+                  f"{_access_text(event, gate)}", file=self.out, flush=True)
         log.info("plate %s (%.2f, %d reads, track %d) event %s", event.plate, event.confidence, event.reads,
                  event.track_id, event.event_id)
 
+    def poll(self) -> None:
+        if self.watchlists is not None:
+            self.watchlists.poll()
+
+    def health(self) -> dict:
+        return {**(self.watchlists.health() if self.watchlists is not None else {}),
+                **(self.gate.health() if self.gate is not None else {})}
+
     def close(self) -> None:
+        if self.gate is not None:
+            self.gate.close()
         if self._jsonl is not None:
             self._jsonl.close()
+
+
+def _access_text(event: PlateEvent, gate: str | None) -> str:
+    """The terminal's note on watchlist matches and the gate, e.g. '  ALERT stolen (Wanted) d=0.5'."""
+    parts = [f"{'ALERT' if m.kind == 'alert' else 'allow'} {m.list_name}" + (f" ({m.label})" if m.label else "")
+             + (f" as {m.plate} d={m.distance:g}" if m.plate != event.plate else "") for m in event.watchlist]
+    if gate not in (None, "no_match"):
+        parts.append({"opened": "GATE OPENED", "unsure": "gate stays shut: unsure read",
+                      "cooldown": "gate already opened (cooldown)"}[gate])
+    return "".join(f"  {part}" for part in parts)
+
+
+def make_gate(cfg: AppConfig, sinks: Sinks) -> Gate | None:
+    """The configured gate, its openings written to the plate log, its MQTT commands via the sink."""
+    if not cfg.gate.enabled:
+        return None
+    plate_log = getattr(sinks, "plate_log", None)
+    return build_gate(cfg.gate, cfg.camera_id, topic_prefix=cfg.outputs.mqtt.topic_prefix,
+                      publisher=getattr(sinks, "mqtt", None),
+                      record=None if plate_log is None else lambda opening: plate_log.append_line(opening.log_line()))
 
 
 def build_detector(cfg: AppConfig) -> Detector:
@@ -200,7 +242,9 @@ def run_service(
         source.close()
         raise
     try:
-        outputs = EventOutputs(sinks, events_jsonl, out.isatty() if print_events is None else print_events, out)
+        watchlists = Watchlists(cfg.watchlists, cfg.camera_id)
+        outputs = EventOutputs(sinks, events_jsonl, out.isatty() if print_events is None else print_events, out,
+                               watchlists, make_gate(cfg, sinks))
     except BaseException:
         sinks.close(1.0)
         source.close()
@@ -232,6 +276,7 @@ def _loop(cfg: AppConfig, source: FrameSource, pipeline: Pipeline, outputs: Even
         else:
             for emitted in _process(pipeline, frame):
                 _publish(outputs, emitted, pipeline, frame.index)
+        outputs.poll()
         if time.monotonic() >= next_status:
             next_status = time.monotonic() + cfg.status_interval_s
             _send_status(outputs, status, notifier)
@@ -256,7 +301,7 @@ def _publish(outputs: EventOutputs, emitted: EmittedEvent, pipeline: Pipeline, f
 
 
 def _send_status(outputs: EventOutputs, status: StatusReport, notifier: Notifier, state: str = "running") -> None:
-    report = status.build(state)
+    report = {**status.build(state), **outputs.health()}
     notifier.send(f"STATUS={state}: {report['fps_in']} fps in, {report['fps_processed']} processed, "
                   f"{report['events']} plates, {report['active_tracks']} tracks")
     try:

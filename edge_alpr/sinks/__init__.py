@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -51,11 +52,14 @@ class SinkSet:
         crops: CropsSink | None = None,
         mqtt: MqttSink | None = None,
         spool: Spool | None = None,
+        alert_spool: Spool | None = None,
     ) -> None:
         self.sinks = sinks
         self.crops = crops
         self.mqtt = mqtt
         self.spool = spool
+        self.alert_spool = alert_spool
+        self.plate_log = next((sink for sink in sinks if isinstance(sink, PlateLogSink)), None)
 
     def publish(
         self, event: PlateEvent, plate_crop: np.ndarray | None = None, vehicle_crop: np.ndarray | None = None
@@ -97,8 +101,9 @@ class SinkSet:
                 sink.close(max(0.0, deadline - time.monotonic()))
             except Exception:
                 log.exception("closing the %s sink failed", sink.name)
-        if self.spool is not None:
-            self.spool.close()
+        for spool in (self.spool, self.alert_spool):
+            if spool is not None:
+                spool.close()
 
     def _all(self) -> list[EventSink | CropsSink]:
         return ([self.crops] if self.crops is not None else []) + list(self.sinks)
@@ -110,20 +115,24 @@ def build_sinks(outputs: OutputsConfig, camera_id: str) -> SinkSet:
     sinks: list[EventSink] = []
     if outputs.plate_log.enabled:
         sinks.append(PlateLogSink(outputs.plate_log))
-    mqtt_sink = spool = None
+    mqtt_sink = spool = alert_spool = None
     if outputs.mqtt.enabled:
         if not _CAMERA_ID.match(camera_id):
             raise ConfigError(
                 f"camera id {camera_id!r} cannot be an MQTT topic level: use only letters, digits, '_', '-' and '.'"
             )
         spool_config = outputs.spool
-        spool = Spool(
-            spool_config.path,
-            spool_config.max_events,
-            spool_config.max_age_days,
-            memory_fallback_events=spool_config.memory_fallback_events,
+        spool, alert_spool = (
+            Spool(path, spool_config.max_events, spool_config.max_age_days,
+                  memory_fallback_events=spool_config.memory_fallback_events)
+            for path in (spool_config.path, alert_spool_path(spool_config.path))
         )
-        mqtt_sink = MqttSink(outputs.mqtt, camera_id, spool)
+        mqtt_sink = MqttSink(outputs.mqtt, camera_id, spool, alert_spool)
         sinks.append(mqtt_sink)
         mqtt_sink.start()
-    return SinkSet(sinks, crops=crops, mqtt=mqtt_sink, spool=spool)
+    return SinkSet(sinks, crops=crops, mqtt=mqtt_sink, spool=spool, alert_spool=alert_spool)
+
+
+def alert_spool_path(spool_path: Path) -> Path:
+    """Alerts wait in a file of their own beside the plate spool: spool.sqlite3 -> spool-alerts.sqlite3."""
+    return spool_path.with_name(f"{spool_path.stem}-alerts{spool_path.suffix}")

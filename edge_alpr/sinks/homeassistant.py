@@ -31,11 +31,13 @@ class CameraTopics:
     plate: str
     status: str
     availability: str
+    alert: str  # events whose plate is on an 'alert' watchlist
 
     @classmethod
     def for_camera(cls, topic_prefix: str, camera_id: str) -> CameraTopics:
         base = f"{topic_prefix}/{camera_id}"
-        return cls(plate=f"{base}/plate", status=f"{base}/status", availability=f"{base}/availability")
+        return cls(plate=f"{base}/plate", status=f"{base}/status", availability=f"{base}/availability",
+                   alert=f"{base}/alert")
 
 
 @dataclass(frozen=True)

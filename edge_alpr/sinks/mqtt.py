@@ -6,6 +6,9 @@ Topics, all under ``<topic_prefix>/<camera_id>/``:
 * ``availability``: ``online`` (retained) on connect, ``offline`` (retained) on clean shutdown,
   and ``offline`` as the Last Will when the connection dies.
 * ``status``: retained JSON from ``publish_status``: the service's status plus this sink's health.
+* ``alert``: the same event JSON again, QoS 1, for events whose plate is on an ``alert`` watchlist.
+  Alerts have their own spool (``<spool>-alerts.sqlite3``) and are sent before the plate backlog,
+  so after an outage the control room gets the alerts first and loses none.
 
 Delivery is at least once. ``publish`` only writes the event to the spool; a pump thread feeds
 pending events to paho, at most ``mqtt.max_inflight`` unacknowledged at a time, so a 10,000-event
@@ -29,6 +32,7 @@ import logging
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
@@ -37,6 +41,7 @@ from edge_alpr.sinks import homeassistant
 from edge_alpr.sinks.homeassistant import CameraTopics
 from edge_alpr.sinks.spool import Spool
 from edge_alpr.types import PlateEvent
+from edge_alpr.watchlist import has_alert
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +56,21 @@ class MqttSink:
 
     name = "mqtt"
 
-    def __init__(self, config: MqttConfig, camera_id: str, spool: Spool) -> None:
+    def __init__(self, config: MqttConfig, camera_id: str, spool: Spool, alert_spool: Spool | None = None) -> None:
         self.config = config
         self.camera_id = camera_id
         self.spool = spool
+        self.alert_spool = alert_spool
         self.topics = CameraTopics.for_camera(config.topic_prefix, camera_id)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._work = True  # the pump should look at the spool
         self._stopping = False
         self._connected = False
-        self._mids: dict[int, str | None] = {}  # paho mid -> event_id (None: not a plate event)
+        self._mids: dict[int, _Spooled | None] = {}  # paho mid -> spooled message (None: not spooled)
         self._early_acks: set[int] = set()  # PUBACKs that beat publish() returning their mid
         self._events_published = 0
+        self._alerts_published = 0
         self._last_error: str | None = None
         self._client = self._make_client()
         self._pump_thread = threading.Thread(target=self._pump, name="mqtt-spool-pump", daemon=True)
@@ -126,12 +133,12 @@ class MqttSink:
         if self._connected:
             # Events spooled just before close (tracks flushed at SIGTERM or at the end of a file)
             # go out now, while the broker is there, instead of waiting for the next start.
-            while time.monotonic() < deadline and self._connected and self.spool.count() > 0:
+            while time.monotonic() < deadline and self._connected and any(q.count() for q in self._spools()):
                 self._send_pending()
                 time.sleep(0.02)
             offline = self._send(self.topics.availability, "offline", qos=1, retain=True)
             while time.monotonic() < deadline and self._connected:
-                if self.spool.in_flight_count() == 0 and (offline is None or offline.is_published()):
+                if self._in_flight() == 0 and (offline is None or offline.is_published()):
                     break
                 time.sleep(0.02)
         self._client.disconnect()
@@ -145,8 +152,10 @@ class MqttSink:
     # ---- the sink interface --------------------------------------------------------------
 
     def publish(self, event: PlateEvent) -> None:
-        """Spool ``event``; the pump sends it as soon as the broker can take it."""
+        """Spool ``event`` (and its alert); the pump sends them as soon as the broker can take them."""
         self.spool.put(event)
+        if self.alert_spool is not None and has_alert(event):
+            self.alert_spool.put(event)
         with self._wake:
             self._work = True
             self._wake.notify_all()
@@ -158,11 +167,23 @@ class MqttSink:
         payload = json.dumps({**status, **self.health()}, separators=(",", ":"), default=str)
         self._send(self.topics.status, payload, qos=0, retain=True)
 
+    def publish_command(self, topic: str, payload: str) -> bool:
+        """Send a command now (QoS 1, not retained, not spooled); False while disconnected."""
+        if not self._connected:
+            return False
+        return self._send(topic, payload, qos=1, retain=False) is not None
+
     def health(self) -> dict:
         counters = self.spool.counters()
         with self._lock:
             connected, published, last_error = self._connected, self._events_published, self._last_error
-        return {
+            alerts_published = self._alerts_published
+        alerts = {} if self.alert_spool is None else {
+            "mqtt_alert_spool_depth": self.alert_spool.count(),
+            "mqtt_alert_spool_dropped": self.alert_spool.counters().dropped,
+            "mqtt_alerts_published": alerts_published,
+        }
+        return {**alerts,
             "mqtt_connected": connected,
             "mqtt_spool_depth": self.spool.count(),
             "mqtt_spool_dropped": counters.dropped,
@@ -186,16 +207,27 @@ class MqttSink:
             self._send_pending()
 
     def _send_pending(self) -> None:
-        free = self.config.max_inflight - self.spool.in_flight_count()
-        if free <= 0:
-            return  # the next PUBACK wakes the pump again
-        for event in self.spool.pending(free):
-            payload = json.dumps(event.to_json(), separators=(",", ":"))
-            if self._send(self.topics.plate, payload, self.config.qos, self.config.retain_events, event.event_id) is None:
-                return
+        free = self.config.max_inflight - self._in_flight()
+        queues = [(self.spool, self.topics.plate, self.config.qos, self.config.retain_events)]
+        if self.alert_spool is not None:  # alerts first: they matter more than the plate backlog
+            queues.insert(0, (self.alert_spool, self.topics.alert, max(1, self.config.qos), False))
+        for spool, topic, qos, retain in queues:
+            if free <= 0:
+                return  # the next PUBACK wakes the pump again
+            for event in spool.pending(free):
+                payload = json.dumps(event.to_json(), separators=(",", ":"))
+                if self._send(topic, payload, qos, retain, _Spooled(spool, event.event_id)) is None:
+                    return
+                free -= 1
+
+    def _spools(self) -> list[Spool]:
+        return [self.spool] + ([self.alert_spool] if self.alert_spool is not None else [])
+
+    def _in_flight(self) -> int:
+        return sum(spool.in_flight_count() for spool in self._spools())
 
     def _send(
-        self, topic: str, payload: str, qos: int, retain: bool, event_id: str | None = None
+        self, topic: str, payload: str, qos: int, retain: bool, spooled: _Spooled | None = None
     ) -> mqtt.MQTTMessageInfo | None:
         """Hand one message to paho and remember its mid; None when paho refused it."""
         try:
@@ -210,19 +242,22 @@ class MqttSink:
         with self._lock:
             if info.mid in self._early_acks:
                 self._early_acks.discard(info.mid)
-                self._acknowledged(event_id)
+                self._acknowledged(spooled)
             else:
-                self._mids[info.mid] = event_id
-                if event_id is not None:
-                    self.spool.mark_in_flight(event_id, info.mid)
+                self._mids[info.mid] = spooled
+                if spooled is not None:
+                    spooled.spool.mark_in_flight(spooled.event_id, info.mid)
         return info
 
-    def _acknowledged(self, event_id: str | None) -> None:
+    def _acknowledged(self, spooled: _Spooled | None) -> None:
         # Called with self._lock held.
-        if event_id is None:
+        if spooled is None:
             return
-        self.spool.ack(event_id)
-        self._events_published += 1
+        spooled.spool.ack(spooled.event_id)
+        if spooled.spool is self.alert_spool:
+            self._alerts_published += 1
+        else:
+            self._events_published += 1
         self._work = True
         self._wake.notify_all()
 
@@ -279,6 +314,14 @@ class MqttSink:
         # Reconnect attempts repeat the same failure every few seconds; log each new one once.
         if not repeated:
             log.warning("MQTT: %s", message)
+
+
+@dataclass(frozen=True)
+class _Spooled:
+    """A message that leaves its spool when the broker acknowledges it."""
+
+    spool: Spool
+    event_id: str
 
 
 def _str_or_none(value: object) -> str | None:

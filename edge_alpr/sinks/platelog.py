@@ -5,6 +5,10 @@
     <first_seen ISO 8601 UTC>\t<camera_id>\t<plate>\t<confidence, 2 decimals>\t<event_id>
     2026-11-25T14:03:11Z\tcam1\tKA01AB1234\t0.97\t0b6f6c3e...
 
+A gate opening (``edge_alpr.gate``) adds a line whose fourth column is ``gate-open``::
+
+    <at>\t<camera_id>\t<plate read>\tgate-open\t<event_id>\t<list>\t<listed plate>\t<label>\t<backends>
+
 ``plates.jsonl`` has the full event JSON (``PlateEvent.to_json()``) per line.
 
 Each line is flushed and fsynced before ``publish`` returns. Files rotate by size like
@@ -105,6 +109,15 @@ class PlateLogSink:
                 "plate log %s is writable again (%d events were not logged)", self.config.directory, self._events_lost
             )
             self._fault = None
+
+    def append_line(self, line: str) -> None:
+        """Append a line that is not a plate event (a gate opening) to the text log; never raises."""
+        try:
+            self.config.directory.mkdir(parents=True, exist_ok=True)
+            self._text.append(line)
+        except OSError as error:
+            log.error("plate log %s: cannot write %r: %s", self.config.directory, line, error)
+            self._fault = f"{error.strerror or error}: {error.filename or self.config.directory}"
 
     def _record_fault(self, event: PlateEvent, error: OSError) -> None:
         self._events_lost += 1
