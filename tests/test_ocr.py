@@ -76,7 +76,8 @@ def test_unknown_backend_and_missing_model_are_clear_errors(tmp_path):
 
 
 def _rendered(seed: int, n: int, layout: str | None = None):
-    from edge_alpr.synth.render import degrade, render_plate
+    from edge_alpr.synth.degrade import degrade
+    from edge_alpr.synth.render import render_plate
 
     rng = np.random.default_rng(seed)
     for _ in range(n):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from edge_alpr import plates
+from edge_alpr.datasets.kept import load_kept, with_kept
 from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.errors import InputError
-from edge_alpr.datasets.kept import load_kept, with_kept
 from edge_alpr.training.reader_data import OPENLPR_TEXTS, load_real
 
 

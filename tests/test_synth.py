@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from edge_alpr import plates
-from edge_alpr.synth import render
+from edge_alpr.synth import degrade, fonts, paste, render
+from edge_alpr.synth import texts as plate_texts
 
 CLEAN = render.PlateStyle("white", (240, 242, 242), (25, 25, 25), hsrp=False, border="line")
 
@@ -21,7 +22,7 @@ CLEAN = render.PlateStyle("white", (240, 242, 242), (25, 25, 25), hsrp=False, bo
 
 def test_random_texts_are_valid_and_cover_the_country() -> None:
     rng = np.random.default_rng(0)
-    texts = [render.random_plate_text(rng) for _ in range(5000)]
+    texts = [plate_texts.random_plate_text(rng) for _ in range(5000)]
     formats = Counter(plates.plate_format(t) for t in texts)
     assert formats["unknown"] == 0
     assert 0.07 < formats["bh"] / len(texts) < 0.13  # ~10% Bharat series
@@ -35,12 +36,12 @@ def test_random_texts_are_valid_and_cover_the_country() -> None:
 @pytest.mark.parametrize("kind", ["standard", "bh"])
 def test_random_text_kind(kind: str) -> None:
     rng = np.random.default_rng(1)
-    assert {plates.plate_format(render.random_plate_text(rng, kind)) for _ in range(200)} == {kind}  # type: ignore[arg-type]
+    assert {plates.plate_format(plate_texts.random_plate_text(rng, kind)) for _ in range(200)} == {kind}  # type: ignore[arg-type]
 
 
 def test_random_text_rejects_unknown_kind() -> None:
     with pytest.raises(ValueError, match="kind"):
-        render.random_plate_text(np.random.default_rng(0), "us")  # type: ignore[arg-type]
+        plate_texts.random_plate_text(np.random.default_rng(0), "us")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -53,7 +54,7 @@ def test_random_text_rejects_unknown_kind() -> None:
 )
 def test_two_line_splits_follow_real_plates(text: str, options: set) -> None:
     rng = np.random.default_rng(2)
-    seen = {render.split_lines(text, rng) for _ in range(60)}
+    seen = {plate_texts.split_lines(text, rng) for _ in range(60)}
     assert seen == options
 
 
@@ -162,7 +163,7 @@ def test_unknown_layout_is_rejected_with_the_choices() -> None:
 
 def test_renders_without_system_fonts(monkeypatch: pytest.MonkeyPatch) -> None:
     """No TrueType fonts installed: Pillow's bundled font is used, rendering still works."""
-    monkeypatch.setattr(render, "FONTS", ())
+    monkeypatch.setattr(fonts, "FONTS", ())
     plate = render.render_plate("KA01AB1234", np.random.default_rng(0), layout="one", style=CLEAN)
     assert plate.style.font is None
     gray = cv2.cvtColor(plate.image, cv2.COLOR_BGR2GRAY)
@@ -195,14 +196,14 @@ def plate_image() -> np.ndarray:
 
 
 def test_degrade_strength_zero_is_identity(plate_image: np.ndarray) -> None:
-    out = render.degrade(plate_image, np.random.default_rng(0), strength=0.0)
+    out = degrade.degrade(plate_image, np.random.default_rng(0), strength=0.0)
     assert np.array_equal(out, plate_image) and out is not plate_image
 
 
 def test_degrade_is_deterministic_and_keeps_shape(plate_image: np.ndarray) -> None:
     before = plate_image.copy()
-    a = render.degrade(plate_image, np.random.default_rng(9))
-    b = render.degrade(plate_image, np.random.default_rng(9))
+    a = degrade.degrade(plate_image, np.random.default_rng(9))
+    b = degrade.degrade(plate_image, np.random.default_rng(9))
     assert np.array_equal(a, b)
     assert a.shape == plate_image.shape and a.dtype == np.uint8
     assert np.array_equal(plate_image, before)  # the input is not modified
@@ -211,7 +212,7 @@ def test_degrade_is_deterministic_and_keeps_shape(plate_image: np.ndarray) -> No
 def test_degrade_changes_images_more_with_strength(plate_image: np.ndarray) -> None:
     def mean_change(strength: float) -> float:
         rng = np.random.default_rng(10)
-        changes = [np.abs(render.degrade(plate_image, rng, strength=strength).astype(float) - plate_image).mean()
+        changes = [np.abs(degrade.degrade(plate_image, rng, strength=strength).astype(float) - plate_image).mean()
                    for _ in range(30)]
         return float(np.mean(changes))
 
@@ -233,7 +234,7 @@ def test_degrade_without_warp_keeps_geometry(plate_image: np.ndarray) -> None:
     rng = np.random.default_rng(11)
     gray = cv2.cvtColor(plate_image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     for _ in range(10):
-        out = cv2.cvtColor(render.degrade(plate_image, rng, warp=False), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        out = cv2.cvtColor(degrade.degrade(plate_image, rng, warp=False), cv2.COLOR_BGR2GRAY).astype(np.float32)
         assert abs(_best_lag(gray.mean(axis=0), out.mean(axis=0))) <= 1
         assert abs(_best_lag(gray.mean(axis=1), out.mean(axis=1))) <= 1
 
@@ -248,7 +249,7 @@ def test_degrade_without_warp_keeps_geometry(plate_image: np.ndarray) -> None:
 )
 def test_degrade_rejects_bad_input(image: np.ndarray, strength: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        render.degrade(image, np.random.default_rng(0), strength=strength)
+        degrade.degrade(image, np.random.default_rng(0), strength=strength)
 
 
 # --- pasting into photos --------------------------------------------------------------------
@@ -274,7 +275,7 @@ QUADS = [
 @pytest.mark.parametrize("quad", QUADS)
 def test_warp_plate_into_returns_a_box_covering_the_quad(quad: np.ndarray) -> None:
     photo = _photo()
-    out, box = render.warp_plate_into(photo, _yellow_plate(), quad, rng=np.random.default_rng(0))
+    out, box = paste.warp_plate_into(photo, _yellow_plate(), quad, rng=np.random.default_rng(0))
     x1, y1, x2, y2 = box
     h, w = photo.shape[:2]
     assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
@@ -292,7 +293,7 @@ def test_warp_plate_into_returns_a_box_covering_the_quad(quad: np.ndarray) -> No
 def test_warp_plate_into_accepts_a_box_and_leaves_the_input_alone() -> None:
     photo = _photo()
     before = photo.copy()
-    out, box = render.warp_plate_into(photo, _yellow_plate(), np.float32([100, 100, 320, 150]))
+    out, box = paste.warp_plate_into(photo, _yellow_plate(), np.float32([100, 100, 320, 150]))
     assert box == (100.0, 100.0, 320.0, 150.0)
     assert np.array_equal(photo, before) and not np.array_equal(out, photo)
 
@@ -301,21 +302,21 @@ def test_warp_plate_into_matches_the_light_of_the_region() -> None:
     """Pasted into a dark photo, the plate comes out darker than pasted into a bright one."""
     plate = _yellow_plate()
     quad = QUADS[1]
-    dark, _ = render.warp_plate_into(_photo(40), plate, quad)
-    bright, _ = render.warp_plate_into(_photo(230), plate, quad)
+    dark, _ = paste.warp_plate_into(_photo(40), plate, quad)
+    bright, _ = paste.warp_plate_into(_photo(230), plate, quad)
     region = (slice(110, 140), slice(110, 290))
     assert dark[region].mean() < 0.6 * bright[region].mean()
 
 
 def test_warp_plate_into_rejects_a_quad_outside_the_image() -> None:
     with pytest.raises(ValueError, match="outside"):
-        render.warp_plate_into(_photo(), _yellow_plate(), np.float32([700, 500, 800, 540]))
+        paste.warp_plate_into(_photo(), _yellow_plate(), np.float32([700, 500, 800, 540]))
 
 
 @pytest.mark.parametrize("aspect", [4.5, 1.6])
 @pytest.mark.parametrize("quad", QUADS[:2])
 def test_cover_quad_covers_the_original(quad: np.ndarray, aspect: float) -> None:
-    cover = render.cover_quad(quad, aspect, margin=0.05)
+    cover = paste.cover_quad(quad, aspect, margin=0.05)
     contour = cover.reshape(-1, 1, 2)
     for point in quad:
         assert cv2.pointPolygonTest(contour, (float(point[0]), float(point[1])), False) > 0

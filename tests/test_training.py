@@ -124,7 +124,8 @@ def _tiny_reader_datasets(root):
     """A datasets folder with only in_plates: rendered crops standing in for real ones."""
     import cv2
 
-    from edge_alpr.synth.render import random_plate_text, render_plate
+    from edge_alpr.synth.render import render_plate
+    from edge_alpr.synth.texts import random_plate_text
 
     rng = np.random.default_rng(0)
     (root / "in_plates" / "crops").mkdir(parents=True)

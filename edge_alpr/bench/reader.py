@@ -72,7 +72,8 @@ def validation_crops(labels: Path) -> list[CropSample]:
 def rendered_crops(n: int, seed: int = 0) -> list[CropSample]:
     """Rendered Indian plates with roadside-camera degradations, for when no real crops exist."""
     try:
-        from edge_alpr.synth.render import degrade, render_plate
+        from edge_alpr.synth.degrade import degrade
+        from edge_alpr.synth.render import render_plate
     except ModuleNotFoundError as error:
         raise EdgeAlprError(f"rendering plates needs the Python package '{error.name}' (pip install "
                             "'edge-alpr[test]'), and no real crops were found") from None

@@ -11,7 +11,6 @@ readers on all sets together, not on the validation crops alone.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import get_args
 
@@ -34,7 +33,8 @@ def held_out_sets(datasets: Path) -> dict[str, list]:
 
 
 def rendered(layout: str, n: int) -> list[tuple[np.ndarray, str]]:
-    from edge_alpr.synth.render import Layout, degrade, render_plate
+    from edge_alpr.synth.degrade import degrade
+    from edge_alpr.synth.render import Layout, render_plate
 
     rng = np.random.default_rng([99, get_args(Layout).index(layout)])
     out = []

@@ -37,10 +37,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 from edge_alpr.config import load_config
 from edge_alpr.errors import EdgeAlprError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 MIB = 1024 * 1024
 CLIENT_ID = "edge-alpr-soak"

@@ -31,8 +31,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 import cv2
 import numpy as np
 
@@ -42,6 +40,8 @@ from edge_alpr.errors import EdgeAlprError
 from edge_alpr.evaluation.metrics import latency_summary, match_boxes
 from edge_alpr.tiling import MultiViewDetector, ViewDetector, centres_inside
 from edge_alpr.training.detector_data import DETECTOR_SETS, is_val, reader_val_texts
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 IOU_THRESHOLD = 0.5
 TWO_LINE_ASPECT = 2.2  # box w/h below this is a two-line (square-ish) plate

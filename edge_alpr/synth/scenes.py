@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from edge_alpr.synth import render
+from edge_alpr.synth.degrade import degrade
 
 VehicleKind = Literal["car", "auto", "truck", "motorcycle"]
 Box = tuple[float, float, float, float]
@@ -419,7 +420,7 @@ def _make_vehicles(
             kind = kinds[i % len(kinds)]
         layout = _PLATES[kind][0]
         plate = render.render_plate(text, rng, layout=layout)
-        image = render.degrade(plate.image, rng, strength=0.35, warp=False)
+        image = degrade(plate.image, rng, strength=0.35, warp=False)
         # Lane centres are 1.3 m each side of the centre line; drivers keep a little inside them.
         lateral = (-1.0 if lane == 0 else 1.0) + float(rng.uniform(-0.15, 0.15))
         vehicles.append(_Vehicle(kind, plate, image, lateral, start, length, _colours(kind, rng)))
@@ -436,8 +437,13 @@ def make_video(
     seconds_per_vehicle: float = 2.5,
     plates: list[str] | None = None,
     kinds: Sequence[VehicleKind] | None = None,
+    min_seconds: float = 0.0,
 ) -> VideoTruth:
     """Write an MP4 (OpenCV, 'mp4v') of vehicles passing the camera and return its truth.
+
+    The video lasts at least ``min_seconds``; with ``plates=[]`` and ``min_seconds`` it is an
+    empty road (camera noise and exposure drift only), the scene where motion gating should
+    leave the detector idle.
 
     ``plates`` fixes the plate texts (one vehicle each, overriding ``n_vehicles``);
     otherwise random valid plates are drawn. ``kinds`` fixes the vehicles, cycled (cars carry
@@ -454,13 +460,14 @@ def make_video(
     if fps <= 0 or seconds_per_vehicle <= 0:
         raise ValueError(f"make_video: fps and seconds_per_vehicle must be positive, got {fps} and {seconds_per_vehicle}")
     texts: list[str | None] = list(plates) if plates is not None else [None] * n_vehicles
-    if not texts:
-        raise ValueError("make_video: needs at least one vehicle")
+    if not texts and min_seconds <= 0:
+        raise ValueError("make_video: needs at least one vehicle, or min_seconds for an empty road")
     rng = np.random.default_rng(seed)
     cam = _Camera.for_size(width, height)
     background, _ = _road_background(cam, rng)
     vehicles = _make_vehicles(texts, fps, seconds_per_vehicle, rng, kinds)
-    n_frames = max(v.start + v.length for v in vehicles) + int(0.6 * fps)
+    n_frames = max([v.start + v.length for v in vehicles] + [0]) + int(0.6 * fps)
+    n_frames = max(n_frames, round(min_seconds * fps))
     boxes: list[dict[int, Box]] = [{} for _ in vehicles]
     # Camera noise: a few pre-drawn patterns, cycled, cost nothing per frame.
     noise = [rng.normal(0, 2.5, (height, width, 3)).astype(np.int16) for _ in range(3)]

@@ -127,7 +127,9 @@ class PlateBank:
     """Rendered, degraded Indian plates made once and reused, so augmentation stays cheap."""
 
     def __init__(self, n: int, seed: int):
-        from edge_alpr.synth.render import degrade, random_plate_text, render_plate
+        from edge_alpr.synth.degrade import degrade
+        from edge_alpr.synth.render import render_plate
+        from edge_alpr.synth.texts import random_plate_text
 
         rng = np.random.default_rng(seed)
         self.plates: list[np.ndarray] = []
@@ -154,7 +156,7 @@ def _quad_for(box: np.ndarray, plate: np.ndarray, rng: np.random.Generator) -> n
 
 def paste_indian_plates(sample: Sample, bank: PlateBank, rng: np.random.Generator, p_replace: float, p_add: float) -> Sample:
     """Cover real plates with rendered Indian ones and add some at plausible places."""
-    from edge_alpr.synth.render import warp_plate_into
+    from edge_alpr.synth.paste import warp_plate_into
 
     image, boxes = sample.image, [b for b in sample.boxes]
     out_boxes = []

@@ -116,7 +116,9 @@ def render_bank(n: int, seed: int, two_line_fraction: float = 0.0, stacked_fract
     mix): CTC may place a top line's characters on either feature row, and only enough two-line
     examples teach it to read the top line on the top row. ``stacked_fraction`` of the rest
     (those with a series) get the stacked layout."""
-    from edge_alpr.synth.render import degrade, random_plate_text, render_plate, stacked_groups
+    from edge_alpr.synth.degrade import degrade
+    from edge_alpr.synth.render import render_plate, stacked_groups
+    from edge_alpr.synth.texts import random_plate_text
 
     rng = np.random.default_rng(seed)
     out = []

@@ -1,0 +1,137 @@
+"""The typefaces of rendered plates: which system fonts look like HSRP and older plates, and
+character glyphs drawn once and scaled into a line of text.
+
+    FONTS: the usable TrueType files found on this machine (empty: Pillow's bundled font)
+    pick_font(rng, hsrp) -> path | None
+    line_mask(groups, font, stroke, separator, rng, *, even=True) -> uint8 mask of one text line
+"""
+from __future__ import annotations
+
+import functools
+import glob
+import os
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from edge_alpr.types import ALPHABET
+
+#: HSRP plates use one condensed bold sans typeface; these system fonts come closest.
+_HSRP_FONT_WEIGHTS = {
+    "DejaVuSansCondensed-Bold.ttf": 4.0,
+    "LiberationSansNarrow-Bold.ttf": 3.0,
+    "DejaVuSans-Bold.ttf": 1.0,
+    "LiberationSans-Bold.ttf": 1.0,
+    "FreeSansBold.ttf": 1.0,
+}
+#: Older and home-made plates use anything: regular weights, italics, serif and typewriter faces.
+_OTHER_FONT_WEIGHTS = {
+    **{name: 1.5 for name in _HSRP_FONT_WEIGHTS},
+    "DejaVuSans.ttf": 1.0,
+    "DejaVuSansCondensed.ttf": 1.0,
+    "LiberationSans-Regular.ttf": 1.0,
+    "LiberationSansNarrow-Regular.ttf": 1.0,
+    "FreeSans.ttf": 1.0,
+    "DejaVuSansCondensed-BoldOblique.ttf": 0.4,
+    "LiberationSans-BoldItalic.ttf": 0.4,
+    "LiberationSansNarrow-BoldItalic.ttf": 0.3,
+    "FreeSansBoldOblique.ttf": 0.3,
+    # Serif faces, often with dots between the groups, are common on older painted plates and
+    # were among the real crops the reader missed when they were rarer here.
+    "DejaVuSerif-Bold.ttf": 0.6,
+    "LiberationSerif-Bold.ttf": 0.6,
+    "DejaVuSerifCondensed-Bold.ttf": 0.4,
+    "FreeSerifBold.ttf": 0.3,
+    "DejaVuSerif.ttf": 0.3,
+    "LiberationSerif-Regular.ttf": 0.3,
+    "DejaVuSerif-BoldItalic.ttf": 0.2,
+    "LiberationSerif-BoldItalic.ttf": 0.2,
+    "DejaVuSansMono-Bold.ttf": 0.5,
+    "LiberationMono-Bold.ttf": 0.3,
+    "FreeMonoBold.ttf": 0.3,
+}
+_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"), "/Library/Fonts")
+
+
+def _discover_fonts() -> tuple[str, ...]:
+    found: dict[str, str] = {}
+    for directory in _FONT_DIRS:
+        for path in sorted(glob.glob(os.path.join(directory, "**", "*.ttf"), recursive=True)):
+            name = os.path.basename(path)
+            if name in _OTHER_FONT_WEIGHTS and name not in found:
+                found[name] = path
+    return tuple(found[n] for n in _OTHER_FONT_WEIGHTS if n in found)
+
+
+#: TrueType fonts found on this system; empty means Pillow's bundled default font is used.
+FONTS: tuple[str, ...] = _discover_fonts()
+
+
+def pick_font(rng: np.random.Generator, hsrp: bool) -> str | None:
+    weights_by_name = _HSRP_FONT_WEIGHTS if hsrp else _OTHER_FONT_WEIGHTS
+    pool = [(path, weights_by_name[os.path.basename(path)]) for path in FONTS if os.path.basename(path) in weights_by_name]
+    if not pool:
+        pool = [(path, 1.0) for path in FONTS]
+    if not pool:
+        return None
+    weights = np.array([w for _, w in pool])
+    return pool[int(rng.choice(len(pool), p=weights / weights.sum()))][0]
+
+
+_GLYPH_SIZE = 96  # glyphs are drawn once at this size, then scaled
+
+
+@functools.lru_cache(maxsize=16)
+def _font(path: str | None, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    if path is None:
+        return ImageFont.load_default(size=size)
+    return ImageFont.truetype(path, size)
+
+
+@functools.lru_cache(maxsize=16)
+def _cap_band(path: str | None) -> tuple[int, int]:
+    """Rows from the top of the tallest capital/digit to the lowest bottom, so every glyph of
+    a font shares one baseline and height."""
+    font = _font(path, _GLYPH_SIZE)
+    boxes = [font.getbbox(ch) for ch in ALPHABET]
+    return min(b[1] for b in boxes), max(b[3] for b in boxes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _glyph(path: str | None, ch: str, stroke: int) -> np.ndarray:
+    """A glyph's coverage mask (uint8), cropped to its ink horizontally and the font's cap band vertically."""
+    font = _font(path, _GLYPH_SIZE)
+    top, bottom = _cap_band(path)
+    width = int(font.getlength(ch)) + 4 * stroke + 8
+    canvas = Image.new("L", (width, bottom + 2 * stroke + 4), 0)
+    ImageDraw.Draw(canvas).text((4 + stroke, 2 + stroke), ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+    mask = np.asarray(canvas)[top + 2 : bottom + 2 * stroke + 3]
+    columns = np.flatnonzero(mask.max(axis=0) > 0)
+    if len(columns) == 0:  # a font without this glyph: a blank the width of a digit
+        return np.zeros((mask.shape[0], _GLYPH_SIZE // 2), np.uint8)
+    return np.ascontiguousarray(mask[:, columns[0] : columns[-1] + 1])
+
+
+def line_mask(
+    groups: tuple[str, ...], font: str | None, stroke: int, separator: str, rng: np.random.Generator, *, even: bool = False
+) -> np.ndarray:
+    """One printed line as a float coverage mask, at glyph size, with jittered spacing.
+    ``even`` spaces every character alike, without wider gaps between the groups."""
+    height = _glyph(font, "0", stroke).shape[0]
+    pieces: list[np.ndarray] = []
+    for g, group in enumerate(g for g in groups if g):
+        if g and even:
+            pieces.append(np.zeros((height, max(1, int(height * rng.uniform(0.04, 0.12)))), np.uint8))
+        elif g:
+            gap = int(height * rng.uniform(0.22, 0.45))
+            if separator:
+                sep = _glyph(font, separator, stroke)
+                sep = np.pad(sep, ((0, max(0, height - sep.shape[0])), (0, 0)))[:height]
+                pieces += [np.zeros((height, gap // 3), np.uint8), sep, np.zeros((height, gap // 3), np.uint8)]
+            else:
+                pieces.append(np.zeros((height, gap), np.uint8))
+        for i, ch in enumerate(group):
+            if i:
+                pieces.append(np.zeros((height, max(1, int(height * rng.uniform(0.04, 0.12)))), np.uint8))
+            pieces.append(_glyph(font, ch, stroke))
+    return np.concatenate(pieces, axis=1).astype(np.float32) / 255.0
