@@ -2,9 +2,11 @@
 on change with the last good list kept, expiry, per-camera lists, and the config around them."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -363,3 +365,116 @@ def test_check_config_reads_the_list_files(tmp_path, capsys) -> None:
     assert f"watchlists.lists.bad.file: {bad}:2: expiry '31/12/2026'" in err and "good.csv" not in err
     write(bad, "KA01AB1234\n")
     assert cli_main(["check-config", str(config)]) == 0
+
+
+# --- alerts through a real mosquitto -------------------------------------------------------------
+
+ALERT_TOPIC = "edge-alpr/cam1/alert"
+PLATE_TOPIC = "edge-alpr/cam1/plate"
+
+
+@pytest.fixture
+def alert_sinks(tmp_path, mosquitto):
+    """A broker with persistence, a SinkSet publishing to it, and a watchlist with two stolen plates."""
+    from edge_alpr.config.outputs import MqttConfig, OutputsConfig, PlateLogConfig, SpoolConfig
+    from edge_alpr.sinks import build_sinks
+
+    broker = mosquitto(persistence=True)
+    outputs = OutputsConfig(
+        mqtt=MqttConfig(enabled=True, host="127.0.0.1", port=broker.port, client_id="edge-alpr-alert-test",
+                        reconnect_min_s=0.1, reconnect_max_s=0.5, keepalive_s=5),
+        plate_log=PlateLogConfig(directory=tmp_path / "logs"),
+        spool=SpoolConfig(path=tmp_path / "spool.sqlite3"),
+    )
+    found = watchlists(lists(tmp_path, {"stolen": ("alert", "KA01AB0010,Reported stolen\nKA01AB0029\n"),
+                                        "staff": ("allow", "KA01AB0020\n")}, max_distance=0.0))
+    # max_distance 0: the test's plates KA01AB0000.. differ by one character from each other
+    made = []
+
+    def make():
+        made.append(build_sinks(outputs, "cam1"))
+        return made[-1]
+
+    yield broker, make, found
+    for sink_set in made:
+        sink_set.close(timeout_s=1.0)
+
+
+def alert_subscriber(broker):
+    from broker import Subscriber
+
+    return Subscriber(broker.port, [ALERT_TOPIC, PLATE_TOPIC], client_id="test-alerts", clean_session=False).start()
+
+
+def topic_ids(subscriber, topic: str) -> list[str]:
+    return [json.loads(m.payload)["event_id"] for m in subscriber.on(topic)]
+
+
+@pytest.mark.integration
+def test_no_alert_is_lost_when_the_broker_goes_down_and_comes_back(alert_sinks, make_plate_event) -> None:
+    from broker import wait_until
+
+    broker, make, found = alert_sinks
+    subscriber = alert_subscriber(broker)
+    sink_set = make()
+    events = [found.annotate(make_plate_event(i)) for i in range(36)]
+    alerts = [e.event_id for e in events if any(m.kind == "alert" for m in e.watchlist)]
+    assert len(alerts) == 2  # KA01AB0010 and KA01AB0029; the staff plate is no alert
+    for index, event in enumerate(events):
+        if index == 5:
+            broker.stop()  # down before both alerts
+        if index == 33:
+            health = sink_set.health()
+            assert health["mqtt_connected"] is False and health["mqtt_alert_spool_depth"] == 2
+            broker.start()
+        sink_set.publish(event)
+        time.sleep(0.03)
+    assert wait_until(lambda: topic_ids(subscriber, ALERT_TOPIC) == alerts, 10), topic_ids(subscriber, ALERT_TOPIC)
+    assert wait_until(lambda: set(topic_ids(subscriber, PLATE_TOPIC)) == {e.event_id for e in events}, 10)
+    alert = subscriber.on(ALERT_TOPIC)[0]
+    body = json.loads(alert.payload)
+    assert alert.qos == 1 and not alert.retain
+    assert body["plate"] == "KA01AB0010"
+    assert body["watchlist"] == [{"list": "stolen", "kind": "alert", "plate": "KA01AB0010",
+                                  "label": "Reported stolen", "distance": 0.0}]
+    assert wait_until(lambda: sink_set.health()["mqtt_alert_spool_depth"] == 0, 3)
+    assert sink_set.health()["mqtt_alerts_published"] == 2
+    subscriber.stop()
+
+
+@pytest.mark.integration
+def test_after_an_outage_alerts_go_out_before_the_plate_backlog(alert_sinks, make_plate_event) -> None:
+    from broker import wait_until
+
+    broker, make, found = alert_sinks
+    alert_subscriber(broker).stop()  # register the session, so the broker queues for it
+    broker.stop()
+    sink_set = make()
+    events = [found.annotate(make_plate_event(i)) for i in range(40)]
+    for event in events:
+        sink_set.publish(event)
+    broker.start()
+    subscriber = alert_subscriber(broker)
+    assert wait_until(lambda: len(subscriber.messages) == 42, 10), len(subscriber.messages)
+    first = [(m.topic, json.loads(m.payload)["plate"]) for m in subscriber.messages[:2]]
+    assert first == [(ALERT_TOPIC, "KA01AB0010"), (ALERT_TOPIC, "KA01AB0029")]
+    subscriber.stop()
+
+
+@pytest.mark.integration
+def test_spooled_alerts_survive_a_restart_of_the_daemon(alert_sinks, make_plate_event) -> None:
+    """Alerts spooled while the broker is away are sent by the next start, like plate events."""
+    from broker import wait_until
+
+    broker, make, found = alert_sinks
+    alert_subscriber(broker).stop()
+    broker.stop()
+    first = make()
+    first.publish(found.annotate(make_plate_event(10)))
+    first.close(timeout_s=0.5)
+    broker.start()
+    subscriber = alert_subscriber(broker)
+    second = make()
+    assert wait_until(lambda: topic_ids(subscriber, ALERT_TOPIC) == ["evt-000010"], 10)
+    assert wait_until(lambda: second.health()["mqtt_alert_spool_depth"] == 0, 3)
+    subscriber.stop()
