@@ -64,7 +64,11 @@ def test_a_manifest_of_a_set_without_kept_labels_is_left_alone(manifest):
     assert apply_kept(rows, manifest) == rows
 
 
-@pytest.mark.parametrize("path", sorted(LABELS_DIR.glob("*.jsonl")), ids=lambda p: p.name)
+BOX_LABELLED = ("openlpr", "in_twowheelers", "in_odisha_traffic")  # the sets whose texts are kept by image and box
+
+
+@pytest.mark.parametrize("path", [LABELS_DIR / f"{name}.jsonl" for name in BOX_LABELLED
+                                  if (LABELS_DIR / f"{name}.jsonl").is_file()], ids=lambda p: p.name)
 def test_every_shipped_labels_file_loads(path):
     labels = load_kept(path)
     assert labels

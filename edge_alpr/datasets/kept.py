@@ -58,8 +58,9 @@ def has_kept_labels(dataset: str) -> bool:
     return kept_labels_path(dataset).is_file()
 
 
-def load_kept(path: Path) -> dict[BoxKey, KeptLabel]:
-    """Read a labels file; a bad line is an error naming the file, the line and what was expected."""
+def load_kept(path: Path, dataset: str | None = None) -> dict[BoxKey, KeptLabel]:
+    """Read a labels file; a bad line is an error naming the file, the line and what was expected.
+    A labelling pass may cover several datasets (a ``set`` key per line): ``dataset`` keeps one."""
     labels: dict[BoxKey, KeptLabel] = {}
     for n, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
@@ -67,6 +68,8 @@ def load_kept(path: Path) -> dict[BoxKey, KeptLabel]:
         where = f"{path}:{n}"
         try:
             r = json.loads(line)
+            if dataset is not None and r.get("set", dataset) != dataset:
+                continue
             key = box_key(r["image"], r["box"])
             text = r["text"]
         except (ValueError, KeyError, TypeError) as e:
