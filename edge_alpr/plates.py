@@ -13,6 +13,14 @@ Formats accepted (after :func:`normalise`, i.e. no spaces):
     Bharat series (since 2021): ``YY`` the two-digit registration year, 21 up to this year;
     four digits, not all zeros; 1-2 letters from :data:`SERIES_LETTERS`.
 
+Two-line plates (two-wheelers, autos, trucks, tractors) are read top line first, then the
+bottom line, and the text is the same however the groups are split across the lines: state
+and RTO over series and number (``KA 01`` / ``AB 1234``), the state alone over the rest
+(``KA`` / ``01 AB 1234``), state, RTO and series over the number (``KA 01 AB`` / ``1234``), or
+a BH plate's year and ``BH`` over its number and letters (``22 BH`` / ``1234 AA``). So one
+grammar covers both layouts. Dashes, dots, spaces and line breaks between groups, common on
+hand-painted plates (``KA-01 / AB.1234``), are ignored (:func:`normalise`).
+
 Not supported (they come back as ``unknown``): diplomatic ``CD``/``CC``/``UN`` plates,
 military plates (arrow prefix), temporary ``TR``/``TEMP`` registrations and the 2021
 vintage ``SS VA LL NNNN`` series. Each is rare at a roadside; accepting them would make
