@@ -1,0 +1,284 @@
+"""Plate colour and vehicle category on real crops whose colours were labelled by eye.
+
+    python -m edge_alpr.bench.colour [--datasets ../shared/datasets] [--fit]
+
+The labels (``edge_alpr/datasets/labels/plate_colours.jsonl``) cover every ``in_plates``
+validation crop and the non-white training crops found by sorting the training crops by
+saturation and darkness, plus white ones; ``in_plates`` has no green plate, so the green
+plates of ``in_odisha_traffic`` are labelled too, as a third set (``extra``) nothing is fitted
+on. Crops a person could not name the colour of for sure (``sure: false``) and the few crops
+that are no plate at all are left out of the figures.
+
+Two classifiers on the same colour features (``colour.measure``) are compared, both fitted on
+the training crops only:
+
+* rules: the shipped ``colour.classify`` with ``colour.THRESHOLDS``; ``--fit`` searches the
+  three thresholds again on the training crops, maximising the mean accuracy over colours, and
+  prints them;
+* nearest centroid: each colour's mean feature vector (plate and print Lab, plate chroma,
+  which side is print), features scaled by their spread; it can only name colours it has
+  training crops of.
+
+Every figure gives right / total per colour and set.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import get_args
+
+import cv2
+import numpy as np
+
+from edge_alpr import colour
+from edge_alpr.colour import ColourFeatures, ColourThresholds, PlateColour
+
+REPO = Path(__file__).resolve().parents[2]
+LABELS = REPO / "edge_alpr" / "datasets" / "labels" / "plate_colours.jsonl"
+DEFAULT_DATASETS = REPO.parent / "shared" / "datasets"
+SPLITS = ("train", "val", "extra")
+
+# The threshold values --fit tries (b* and chroma are in OpenCV 8-bit Lab units).
+_GRID = {
+    "yellow_b": np.arange(6.0, 30.0, 1.0),
+    "black_chroma": np.arange(4.0, 30.0, 1.0),
+    "yellow_text_b": np.arange(4.0, 40.0, 2.0),
+}
+
+
+@dataclass(frozen=True)
+class LabelledCrop:
+    key: str  # set/crop or set/image#box: the label file's key
+    split: str
+    truth: PlateColour | None  # None for text colours nobody could see
+    background: str
+    features: ColourFeatures
+
+
+def load_labelled(datasets: Path, labels: Path = LABELS) -> list[LabelledCrop]:
+    """The sure, labelled plate crops, measured."""
+    out = []
+    for line_number, line in enumerate(labels.read_text(encoding="utf-8").splitlines(), 1):
+        row = json.loads(line)
+        if not row["sure"] or row["background"] is None:
+            continue
+        image = _crop(datasets, row)
+        if image is None:
+            raise SystemExit(f"{labels}:{line_number}: cannot read the crop of {row} under {datasets}")
+        text = row["text"]
+        truth = PlateColour(row["background"], text) if text else None
+        key = f"{row['set']}/{row.get('crop') or row['image'] + '#' + str(row['box'])}"
+        out.append(LabelledCrop(key, row["split"], truth, row["background"], colour.measure(image)))
+    return out
+
+
+def _crop(datasets: Path, row: dict) -> np.ndarray | None:
+    if "crop" in row:
+        return cv2.imread(str(datasets / row["set"] / row["crop"]))
+    image = cv2.imread(str(datasets / row["set"] / row["image"]))
+    if image is None:
+        return None
+    x1, y1, x2, y2 = (int(v) for v in row["box"])
+    return image[y1:y2, x1:x2]
+
+
+# --- the two classifiers ----------------------------------------------------------------------
+
+
+def feature_vector(features: ColourFeatures) -> np.ndarray:
+    return np.array([*features.plate_lab, *features.text_lab, features.plate_chroma, 50.0 * features.dark_plate])
+
+
+class NearestCentroid:
+    """Each background colour's mean feature vector; a crop gets the nearest one's colour."""
+
+    def __init__(self, crops: list[LabelledCrop]) -> None:
+        vectors = np.array([feature_vector(c.features) for c in crops])
+        self.scale = vectors.std(axis=0) + 1e-6
+        by_colour: dict[str, list[np.ndarray]] = defaultdict(list)
+        for crop, vector in zip(crops, vectors):
+            by_colour[crop.background].append(vector / self.scale)
+        self.colours = sorted(by_colour)
+        self.centroids = np.array([np.mean(by_colour[c], axis=0) for c in self.colours])
+
+    def background(self, features: ColourFeatures) -> str:
+        distances = np.linalg.norm(self.centroids - feature_vector(features) / self.scale, axis=1)
+        return self.colours[int(np.argmin(distances))]
+
+
+def balanced_accuracy(crops: Iterable[LabelledCrop], predict: Callable[[ColourFeatures], str]) -> float:
+    right, total = Counter(), Counter()
+    for crop in crops:
+        total[crop.background] += 1
+        right[crop.background] += predict(crop.features) == crop.background
+    return float(np.mean([right[c] / total[c] for c in total])) if total else 0.0
+
+
+def fit_thresholds(train: list[LabelledCrop]) -> ColourThresholds:
+    """The grid point with the best mean per-colour accuracy on the training crops (plate colour
+    first, then text colour); among equals, the one nearest the grid's middle."""
+    best: tuple[float, float, float] | None = None
+    chosen = colour.THRESHOLDS
+    names = [f.name for f in fields(ColourThresholds)]
+    middle = np.array([np.median(_GRID[n]) for n in names])
+    for values in itertools.product(*(_GRID[n] for n in names)):
+        thresholds = ColourThresholds(**dict(zip(names, (float(v) for v in values))))
+        plate = balanced_accuracy(train, lambda f, t=thresholds: colour.classify(f, t).background)
+        text = _text_accuracy(train, thresholds)
+        key = (plate, text, -float(np.abs((np.array(values) - middle) / middle).sum()))
+        if best is None or key > best:
+            best, chosen = key, thresholds
+    return chosen
+
+
+def _text_accuracy(crops: Iterable[LabelledCrop], thresholds: ColourThresholds) -> float:
+    judged = [c for c in crops if c.truth is not None]
+    return sum(colour.classify(c.features, thresholds).text == c.truth.text for c in judged) / max(len(judged), 1)
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def per_colour_table(crops: list[LabelledCrop], predictors: dict[str, Callable[[ColourFeatures], str]]) -> list[str]:
+    colours = sorted({c.background for c in crops}, key=list(get_args(colour.Background)).index)
+    lines = ["| set | plate colour | crops | " + " | ".join(predictors) + " |",
+             "|---|---|---|" + "---|" * len(predictors)]
+    for split in SPLITS:
+        in_split = [c for c in crops if c.split == split]
+        for name in colours:
+            of_colour = [c for c in in_split if c.background == name]
+            if not of_colour:
+                continue
+            cells = [f"{sum(p(c.features) == name for c in of_colour)} / {len(of_colour)}" for p in predictors.values()]
+            lines.append(f"| {split} | {name} | {len(of_colour)} | " + " | ".join(cells) + " |")
+        if in_split:
+            cells = [f"{sum(p(c.features) == c.background for c in in_split)} / {len(in_split)} "
+                     f"(balanced {100 * balanced_accuracy(in_split, p):.1f} %)" for p in predictors.values()]
+            lines.append(f"| {split} | **all** | {len(in_split)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def category_lines(crops: list[LabelledCrop]) -> list[str]:
+    lines = []
+    for split in SPLITS:
+        judged = [c for c in crops if c.split == split and c.truth is not None]
+        if not judged:
+            continue
+        right = sum(colour.classify(c.features).category == c.truth.category for c in judged)
+        text = sum(colour.classify(c.features).text == c.truth.text for c in judged)
+        lines.append(f"{split}: vehicle category {right} / {len(judged)}, text colour {text} / {len(judged)}")
+    return lines
+
+
+def confusions(crops: list[LabelledCrop]) -> list[str]:
+    wrong = Counter((c.split, c.background, colour.classify(c.features).background) for c in crops
+                    if colour.classify(c.features).background != c.background)
+    return [f"{split}: {truth} read as {guess} x{n}" for (split, truth, guess), n in sorted(wrong.items())]
+
+
+def rendered_lines(per_scheme: int) -> list[str]:
+    """Rendered plates of every colour scheme (blue painted here: the renderer has none), degraded
+    at random strengths: the only check of blue plates, and of green ones beyond one real crop."""
+    import dataclasses
+
+    from edge_alpr.synth import render
+    from edge_alpr.synth.degrade import degrade
+
+    schemes = [("white", render._WHITE, render._BLACK), ("yellow", render._YELLOW, render._BLACK),
+               ("green", render._GREEN, render._WHITE), ("green", render._GREEN, render._YELLOW),
+               ("black", render._NEAR_BLACK, render._YELLOW), ("red", render._RED, render._WHITE),
+               ("blue", (140, 60, 20), render._WHITE)]
+    names = {render._BLACK: "black", render._WHITE: "white", render._YELLOW: "yellow"}
+    lines = ["| rendered plate / text | plates | plate colour right | plate and text colour right |", "|---|---|---|---|"]
+    for background, plate_bgr, text_bgr in schemes:
+        rng = np.random.default_rng([7, len(lines)])
+        plate_right = both_right = 0
+        for _ in range(per_scheme):
+            style = dataclasses.replace(render.random_style(rng), background_colour=plate_bgr, text_colour=text_bgr)
+            image = render.render_plate(None, rng, style=style).image
+            got = colour.plate_colour(degrade(image, rng, strength=float(rng.uniform(0.3, 1.0))))
+            plate_right += got.background == background
+            both_right += got == PlateColour(background, names[text_bgr])  # type: ignore[arg-type]
+        lines.append(f"| {background} / {names[text_bgr]} | {per_scheme} | {plate_right} | {both_right} |")
+    return lines
+
+
+def time_per_crop_ms(datasets: Path, crops: list[LabelledCrop], repeats: int = 3) -> tuple[float, float | None]:
+    """Milliseconds per crop of ``colour.plate_colour`` and of one plain read by the shipped
+    reader (no second looks), interleaved on the same crops so a busy machine slows both alike;
+    the reader's is None where its model is missing."""
+    images = [image for image in (_crop(datasets, _row_of(c.key)) for c in crops[:100]) if image is not None]
+    reader = _plain_reader()
+    spent = [0.0, 0.0]
+    for _ in range(repeats):
+        for image in images:
+            started = time.perf_counter()
+            colour.plate_colour(image)
+            spent[0] += time.perf_counter() - started
+            if reader is not None:
+                started = time.perf_counter()
+                reader.read(image)
+                spent[1] += time.perf_counter() - started
+    runs = repeats * len(images)
+    return 1000 * spent[0] / runs, (1000 * spent[1] / runs if reader is not None else None)
+
+
+def _plain_reader():
+    from edge_alpr.config import ReaderConfig
+    from edge_alpr.ocr import make_reader
+
+    path = ReaderConfig().resolved_model_path()
+    return make_reader("edge", path, retry_unsure=False) if path.is_file() else None
+
+
+def _row_of(key: str) -> dict:
+    dataset, _, rest = key.partition("/")
+    if "#" in rest:
+        image, _, box = rest.partition("#")
+        return {"set": dataset, "image": image, "box": json.loads(box)}
+    return {"set": dataset, "crop": rest}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    p.add_argument("--rendered", type=int, default=100, help="rendered plates per colour scheme (0: none)")
+    p.add_argument("--fit", action="store_true", help="search the rules' thresholds on the training crops and print them")
+    args = p.parse_args(argv)
+    if not (args.datasets / "in_plates").is_dir():
+        print(f"{args.datasets}: no in_plates folder; nothing to measure", file=sys.stderr)
+        return 5
+    crops = load_labelled(args.datasets)
+    train = [c for c in crops if c.split == "train"]
+    if args.fit:
+        print(f"fitted on {len(train)} training crops: {fit_thresholds(train)}")
+        print(f"shipped: {colour.THRESHOLDS}")
+    centroid = NearestCentroid(train)
+    predictors = {
+        "rules": lambda f: colour.classify(f).background,
+        f"nearest centroid ({', '.join(centroid.colours)})": centroid.background,
+        "always white": lambda f: "white",
+    }
+    print(f"{len(crops)} sure labelled crops ({', '.join(f'{s} {sum(c.split == s for c in crops)}' for s in SPLITS)})\n")
+    print("\n".join(per_colour_table(crops, predictors)))
+    print("\nrules: " + "; ".join(category_lines(crops)))
+    print("rules, wrong: " + ("; ".join(confusions(crops)) or "none"))
+    if args.rendered:
+        print("\n" + "\n".join(rendered_lines(args.rendered)))
+    colour_ms, reader_ms = time_per_crop_ms(args.datasets, crops)
+    speed = f"colour.plate_colour: {colour_ms:.2f} ms per crop"
+    if reader_ms is not None:
+        speed += f"; one plain read {reader_ms:.2f} ms: colour costs {colour_ms / reader_ms:.2f} of a read"
+    print("\n" + speed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
