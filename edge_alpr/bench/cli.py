@@ -26,6 +26,7 @@ from edge_alpr.bench.detector import (
     detector_frames,
     format_detector,
 )
+from edge_alpr.bench.pace import DEVICES, PaceReport, bench_pace, format_pace, generated_scene, with_settings
 from edge_alpr.bench.pipeline import (
     GENERATED_SECONDS,
     PipelineReport,
@@ -43,6 +44,7 @@ from edge_alpr.config import AppConfig, load_config
 from edge_alpr.config.pipeline import DETECTOR_MODEL_FILE, READER_MODEL_FILE
 
 DEFAULT_DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+DEMO_VIDEO = Path(__file__).resolve().parents[2] / "demo" / "demo.mp4"
 
 
 # --- all --------------------------------------------------------------------------------------
@@ -96,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     detector = commands.add_parser("detector", parents=[common], help="int8 vs float16 detector latency")
     reader = commands.add_parser("reader", parents=[common], help="the project's reader vs PP-OCRv4 and Tesseract")
     every = commands.add_parser("all", parents=[common], help="all three, then one summary table")
+    pace = commands.add_parser("pace", parents=[common], help="the pipeline at a Raspberry Pi's pace (modelled)")
+    pace.add_argument("--device", nargs="+", choices=sorted(DEVICES), default=sorted(DEVICES),
+                      help="device profiles to replay at (default: all)")
+    pace.add_argument("--video", type=Path, default=DEMO_VIDEO,
+                      help="video with its truth JSON next to it (default: the demo)")
+    pace.add_argument("--scene", metavar="WxH", help="replay a generated scene of this size instead (synth.scenes)")
+    pace.add_argument("--vehicles", type=_positive(int), default=12, help="vehicles in a generated scene (default 12)")
+    pace.add_argument("--seed", type=int, default=0, help="seed of a generated scene (default 0)")
+    pace.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                      help="override a setting, e.g. reader.retry_unsure=false (repeatable)")
     for sub in (pipeline, every):
         sub.add_argument("--video", type=Path, help="video file to replay (default: a generated 1280x720 25 fps clip)")
         sub.add_argument("--seconds", type=_positive(float), metavar="N",
@@ -139,6 +151,7 @@ class Results:
     pipeline: PipelineReport | None = None
     detector: DetectorReport | None = None
     reader: ReaderReport | None = None
+    pace: PaceReport | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +176,9 @@ def run_benchmarks(args: argparse.Namespace, cfg: AppConfig, memory_at_start: Me
     results = Results()
     chosen = args.benchmark
     show = (lambda text: None) if args.json else (lambda text: print(text + "\n", flush=True))
+    if chosen == "pace":
+        results.pace = _pace(args, cfg)
+        show(format_pace(results.pace))
     if chosen in ("pipeline", "all"):
         threads = args.threads if chosen == "pipeline" else None  # `all` keeps the config's
         results.pipeline = bench_pipeline(cfg, args.video, args.seconds, threads, memory_at_start)
@@ -181,8 +197,27 @@ def run_benchmarks(args: argparse.Namespace, cfg: AppConfig, memory_at_start: Me
     return results
 
 
+def _pace(args: argparse.Namespace, cfg: AppConfig) -> PaceReport:
+    import tempfile
+
+    from edge_alpr.synth.scenes import parse_size
+
+    cfg = with_settings(cfg, args.settings)
+    devices = [DEVICES[name] for name in args.device]
+    if args.scene is None:
+        return bench_pace(cfg, args.video, devices, tuple(args.settings))
+    with tempfile.TemporaryDirectory(prefix="edge-alpr-pace-") as tmp:
+        video = generated_scene(Path(tmp), parse_size(args.scene), args.vehicles, args.seed)
+        return bench_pace(cfg, video, devices, tuple(args.settings))
+
+
 def results_json(results: Results, warning: str | None) -> dict:
     out: dict = {"warnings": [warning] if warning else []}
+    if results.pace is not None:
+        out["pace"] = {"video": results.pace.video, "settings": list(results.pace.settings), "runs": [
+            {"device": r.label, "processed": r.replay.processed, "dropped": r.replay.dropped,
+             "correct": r.correct, "vehicles": len(r.match.vehicles), "latencies_s": list(r.latencies_s),
+             "inference_ms": r.inference_ms, "inferences": r.inferences} for r in results.pace.runs]}
     if results.pipeline is not None:
         out["pipeline"] = {**asdict(results.pipeline), "gating_speedup": results.pipeline.gating_speedup,
                            "runs": [_run_json(r) for r in results.pipeline.runs]}
