@@ -4,6 +4,7 @@
     edge-alpr bench detector [--images N] [--threads N [N ...]]
     edge-alpr bench reader   [--threads N] [--limit N]
     edge-alpr bench all      [--video PATH] [--seconds N] [--images N] [--limit N]
+    edge-alpr bench pace     [--device pi4 pi5] [--video PATH | --scene WxH] [--set KEY=VALUE ...]
     common options:          [--config FILE] [--models DIR] [--datasets DIR] [--json]
 
 * ``pipeline`` replays a video (default: a generated 1280x720, 25 fps roadside clip) through
@@ -20,6 +21,8 @@
   Tesseract 5, and gives exact and character accuracy, split by one/two-line layout, and
   milliseconds per crop.
 * ``all`` runs the three and ends with one markdown summary table.
+* ``pace`` replays a video at a Raspberry Pi 4's or 5's modelled pace with live-camera
+  semantics (only the newest frame is processed) and scores plates and latency (``pace``).
 
 Every figure says what was measured and over how many samples. Timings depend on what else
 the machine does: a warning is printed when the 1-minute load average is above 1.5.

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge_alpr.bench.macs import count_macs
 from edge_alpr.config import AppConfig
 from edge_alpr.errors import InputError
 from edge_alpr.evaluation.metrics import EventMatch, match_events
@@ -225,6 +224,8 @@ def score(replay: Replay, truth: VideoTruth) -> tuple[EventMatch, tuple[float, .
 
 def run_pace(cfg: AppConfig, video: Path, truth: VideoTruth, device: Device | None) -> PaceRun:
     """One replay of ``video``: at ``device``'s pace, or unpaced (every frame) when None."""
+    from edge_alpr.bench.macs import count_macs  # imported here: python -m edge_alpr.bench.macs runs it as __main__
+
     detector, reader = build_detector(cfg), build_reader(cfg)
     charges = Charges()
     inference_ms: dict[str, float] = {}
