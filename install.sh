@@ -53,6 +53,13 @@ is_raspberry_pi() {
     grep -qs 'Raspberry Pi' /proc/device-tree/model
 }
 
+# picamera2 comes from Raspberry Pi OS's own apt archive (it needs the matching libcamera).
+# The archive, not the board, decides: a Pi-image build runs this in a chroot on another
+# machine, and plain Debian on a Pi has no python3-picamera2 to install.
+has_picamera2_apt() {
+    grep -qsr 'archive.raspberrypi' /etc/apt/sources.list /etc/apt/sources.list.d/
+}
+
 systemd_running() {
     [[ -d /run/systemd/system ]]
 }
@@ -90,10 +97,12 @@ check_platform() {
 
 install_packages() {
     # python3-venv: the service's venv. libglib2.0-0: OpenCV's wheels load it.
-    # On a Pi, picamera2 comes from apt (it needs the matching libcamera).
     local wanted=(python3-venv python3-pip libglib2.0-0)
-    if is_raspberry_pi; then
+    if has_picamera2_apt; then
         wanted+=(python3-picamera2)
+    else
+        say "not Raspberry Pi OS (no archive.raspberrypi.com in apt's sources): skipping python3-picamera2;" \
+            "USB, RTSP and file sources work, source.kind: picamera2 does not"
     fi
     local missing=() pkg
     for pkg in "${wanted[@]}"; do
@@ -156,7 +165,7 @@ venv_matches() {
 
 install_venv() {
     local venv_args=() system_site=false
-    if is_raspberry_pi; then
+    if has_picamera2_apt; then
         # apt's python3-picamera2 lives in the system site-packages.
         venv_args+=(--system-site-packages)
         system_site=true
@@ -169,7 +178,7 @@ install_venv() {
         run "$PYTHON" -m venv "${venv_args[@]}" "$VENV"
     fi
     local pip_args=(--upgrade --no-cache-dir --disable-pip-version-check)
-    if is_raspberry_pi; then
+    if has_picamera2_apt; then
         # picamera2's compiled helpers from apt are built against numpy 1.x; a numpy 2 in
         # the venv would shadow the system one and break their import.
         run install -m 644 /dev/stdin "$PREFIX/constraints.txt" <<<'numpy<2'
@@ -218,7 +227,15 @@ install_dirs() {
 install_unit() {
     run install -m 644 "$SRC/systemd/$SERVICE.service" "$UNIT"
     if ! systemd_running; then
-        say "systemd is not running here (a container?): not enabling the service."
+        # A chroot (a Pi-image build) or a container: systemctl can still enable the unit
+        # offline (the symlink in multi-user.target.wants), so it starts at the next boot.
+        if command -v systemctl >/dev/null; then
+            run systemctl enable "$SERVICE"
+            say "systemd is not running here (a chroot or container?): the service is installed and" \
+                "enabled, not started; it starts at the next boot"
+        else
+            say "no systemd here: the unit is installed, not enabled"
+        fi
         say "start it by hand: sudo -u $SERVICE_USER $VENV/bin/edge-alpr run --config $CONF"
         return
     fi
@@ -254,6 +271,9 @@ do_uninstall() {
         fi
     else
         say "systemd is not running here: nothing to stop"
+        if [[ -e "$UNIT" ]] && command -v systemctl >/dev/null; then
+            run systemctl disable "$SERVICE" || true  # offline: removes the enable symlink
+        fi
     fi
     if [[ -e "$UNIT" ]]; then
         run rm -f "$UNIT"
