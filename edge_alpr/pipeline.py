@@ -23,7 +23,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from edge_alpr import colour
 from edge_alpr.config import AppConfig
+from edge_alpr.direction import CountingLine, TrackPath
 from edge_alpr.ocr import crop_plate
 from edge_alpr.tracker import Tracker
 from edge_alpr.types import Candidate, Detections, Frame, PlateEvent, PlateRead, TrackRead
@@ -224,6 +226,7 @@ class TrackState:
     last_read_frame: int | None = None
     kept: list[KeptRead] = field(default_factory=list)
     emitted: bool = False  # an early event was already sent for this track
+    path: TrackPath = field(default_factory=TrackPath)  # its boxes' size and motion, line crossings
 
     def wants_read(self, quality: float, frame_index: int, max_reads: int, min_gap: int) -> bool:
         """Read now if the track is short of reads or this crop beats its worst kept one."""
@@ -256,6 +259,8 @@ class PipelineCounters:
     events: int = 0
     duplicates_suppressed: int = 0
     tracks_without_plate: int = 0  # tracks that ended without a confident vote
+    # Ended tracks (with a plate or not) by direction and by counting-line crossing.
+    passes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("approaching", "receding", "in", "out"), 0))
 
 
 class Pipeline:
@@ -280,6 +285,8 @@ class Pipeline:
         self._tracks: dict[int, TrackState] = {}
         self._last_detected_index: int | None = None
         self._keep_vehicle_crops = cfg.outputs.crops.enabled and cfg.outputs.crops.save_vehicle
+        self._line: CountingLine | None = None
+        self._frame_size = (0, 0)  # width, height of the latest frame
 
     def process(self, frame: Frame) -> list[EmittedEvent]:
         """Run one frame through every stage; returns the events it completed."""
@@ -347,6 +354,7 @@ class Pipeline:
             if state is None:
                 state = self._tracks[track_id] = TrackState(track_id, frame.wall_time, frame.wall_time)
             state.last_seen = frame.wall_time
+            state.path.add(box, self._counting_line(frame))
             if self._read_if_worth_it(frame, state, box, float(score)):
                 events += self._try_early_emit(state)
         return events
@@ -390,7 +398,10 @@ class Pipeline:
         events = []
         for track_id in track_ids:
             state = self._tracks.pop(track_id, None)
-            if state is None or state.emitted:
+            if state is None:
+                continue
+            self._count_pass(state)
+            if state.emitted:
                 continue
             result = self._vote(state)
             if result is None or result.confidence < self.cfg.review.below_confidence:
@@ -438,6 +449,7 @@ class Pipeline:
             return []
         self.counters.events += 1
         best = next((k for k in state.kept if k.read is result.best), None)
+        plate_colour = self._track_colour(state)
         event = PlateEvent(
             event_id=uuid.uuid4().hex,
             camera_id=self.cfg.camera_id,
@@ -450,8 +462,38 @@ class Pipeline:
             box=result.best.box,
             candidates=tuple(Candidate(c.plate, float(c.confidence)) for c in result.candidates),
             track_id=state.track_id,
+            plate_colour=plate_colour.background if plate_colour else None,
+            text_colour=plate_colour.text if plate_colour else None,
+            vehicle_category=plate_colour.category if plate_colour else None,
+            direction=state.path.direction(self.cfg.direction, self._frame_size[1]),
+            line_crossing=state.path.crossing(),
         )
         return [EmittedEvent(event, best.plate_crop if best else None, best.vehicle_crop if best else None)]
+
+    # direction and colour
+
+    def _counting_line(self, frame: Frame) -> CountingLine | None:
+        """The configured line in this frame's pixels (fractions follow a change of resolution)."""
+        line = self.cfg.direction.counting_line
+        size = (frame.image.shape[1], frame.image.shape[0])
+        if line is not None and (self._line is None or size != self._frame_size):
+            self._line = CountingLine.from_config(line, *size)
+        self._frame_size = size
+        return self._line if line is not None else None
+
+    def _count_pass(self, state: TrackState) -> None:
+        for name in (state.path.direction(self.cfg.direction, self._frame_size[1]), state.path.crossing()):
+            if name is not None:
+                self.counters.passes[name] += 1
+
+    def _track_colour(self, state: TrackState) -> colour.PlateColour | None:
+        """The plate's colours voted over the track's kept crops; a failure costs only the colour."""
+        try:
+            with self._timed("colour"):
+                return colour.vote([colour.plate_colour(k.plate_crop) for k in state.kept])
+        except Exception as error:
+            self.errors.report("colour", state.last_read_frame if state.last_read_frame is not None else -1, error)
+            return None
 
     def _timed(self, stage: str) -> _Timer:
         return _Timer(self.latency, stage)

@@ -87,6 +87,8 @@ class StatusReport:
             "events": counters.events,
             "duplicates_suppressed": counters.duplicates_suppressed,
             "tracks_without_plate": counters.tracks_without_plate,
+            # Ended tracks since the start: approaching / receding, and in / out of the counting line.
+            "passes": dict(counters.passes),
             "errors": dict(self.pipeline.errors.counts),
             "latency_ms": self.pipeline.latency.summary_ms(),
             "cpu_temp_c": cpu_temperature_c(),

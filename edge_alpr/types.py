@@ -152,6 +152,13 @@ class PlateEvent:
     plate_crop: str | None = None  # path of the saved JPEG crop, when crops are enabled
     vehicle_crop: str | None = None
     watchlist: tuple[WatchlistMatch, ...] = ()  # the lists the plate is on, closest first
+    # Voted over the track's crops (edge_alpr.colour); None when no crop could be measured.
+    plate_colour: str | None = None  # white, yellow, green, black, red, blue
+    text_colour: str | None = None  # black, white, yellow
+    vehicle_category: str | None = None  # private, commercial, electric_private, ... (colour.vehicle_category)
+    # From the track's boxes (edge_alpr.direction); None when they do not tell.
+    direction: str | None = None  # approaching, receding
+    line_crossing: str | None = None  # in, out: the counting line crossed, when one is configured
 
     def to_json(self) -> dict:
         return {
@@ -172,6 +179,11 @@ class PlateEvent:
             "plate_crop": self.plate_crop,
             "vehicle_crop": self.vehicle_crop,
             "watchlist": [m.to_json() for m in self.watchlist],
+            "plate_colour": self.plate_colour,
+            "text_colour": self.text_colour,
+            "vehicle_category": self.vehicle_category,
+            "direction": self.direction,
+            "line_crossing": self.line_crossing,
         }
 
     @classmethod
@@ -192,4 +204,10 @@ class PlateEvent:
             plate_crop=data.get("plate_crop"),
             vehicle_crop=data.get("vehicle_crop"),
             watchlist=tuple(WatchlistMatch.from_json(m) for m in data.get("watchlist", [])),
+            # Events spooled by an older version have none of these.
+            plate_colour=data.get("plate_colour"),
+            text_colour=data.get("text_colour"),
+            vehicle_category=data.get("vehicle_category"),
+            direction=data.get("direction"),
+            line_crossing=data.get("line_crossing"),
         )

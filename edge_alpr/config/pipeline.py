@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge_alpr.config.base import StrictModel
+from edge_alpr.config.direction import DirectionConfig
 from edge_alpr.config.outputs import OutputsConfig
 from edge_alpr.config.strategy import StrategyConfig, polygon_area
 from edge_alpr.config.watchlists import GateConfig, WatchlistsConfig, check_gate
@@ -394,6 +395,9 @@ class AppConfig(StrictModel):
         default_factory=OutputsConfig, description="MQTT, the plate log, crops and the MQTT spool."
     )
     review: ReviewConfig = Field(default_factory=ReviewConfig, description="Unsure reads kept for review.")
+    direction: DirectionConfig = Field(
+        default_factory=DirectionConfig, description="Direction of travel and the counting line (in / out)."
+    )
     watchlists: WatchlistsConfig = Field(
         default_factory=WatchlistsConfig, description="Named plate lists (hotlists, allow lists) matched against every event."
     )
