@@ -71,7 +71,7 @@ class FrameSource(Protocol):
 def open_source(cfg: SourceConfig) -> FrameSource:
     """Open the configured source; raises ``SourceError`` when it cannot be opened at all."""
     if cfg.kind == "file":
-        return VideoFileSource(Path(cfg.uri), loop=cfg.loop)
+        return VideoFileSource(Path(cfg.uri), loop=cfg.loop, realtime=cfg.realtime)
     camera: Camera
     if cfg.kind == "picamera2":
         camera = Picamera2Camera(int(cfg.uri or 0), cfg.width, cfg.height, cfg.fps)
@@ -97,11 +97,16 @@ def as_bgr(image: np.ndarray | None) -> np.ndarray | None:
 
 
 class VideoFileSource:
-    """Every frame of a video file, in order; ends at the end of the file unless ``loop``."""
+    """Every frame of a video file, in order; ends at the end of the file unless ``loop``.
 
-    def __init__(self, path: Path, *, loop: bool = False) -> None:
+    With ``realtime`` a frame is not handed out before its time in the video has come, as from
+    a camera, but none is dropped: a pipeline slower than the video falls behind the clock.
+    """
+
+    def __init__(self, path: Path, *, loop: bool = False, realtime: bool = False) -> None:
         self.path = path
         self.loop = loop
+        self.realtime = realtime
         self.finished = False
         self._stats = SourceStats()
         self._capture = self._open(path)
@@ -111,6 +116,7 @@ class VideoFileSource:
         self._position = 0  # frames decoded or skipped in this pass through the file
         self._video_offset_s = 0.0  # video time of earlier passes when looping
         self._opened_wall = time.time()
+        self._opened_monotonic = time.monotonic()
         self._index = 0
 
     @staticmethod
@@ -128,7 +134,7 @@ class VideoFileSource:
         return capture
 
     def describe(self) -> str:
-        return f"video file {self.path}" + (" (looping)" if self.loop else "")
+        return f"video file {self.path}" + (" (looping)" if self.loop else "") + (" in real time" if self.realtime else "")
 
     def stats(self) -> SourceStats:
         return self._stats
@@ -178,6 +184,8 @@ class VideoFileSource:
 
     def _frame(self, image: np.ndarray) -> Frame:
         video_time = self._video_offset_s + (self._position - 1) / self.fps
+        if self.realtime:
+            time.sleep(max(0.0, self._opened_monotonic + video_time - time.monotonic()))
         frame = Frame(image=image, index=self._index, timestamp=time.monotonic(), wall_time=self._opened_wall + video_time)
         self._index += 1
         self._stats.frames += 1
@@ -353,7 +361,7 @@ class LiveSource:
             if silent_s >= self.stall_timeout_s and not self._stop.is_set():
                 # Connected but silent (a read that waited out its timeout). A frame that comes
                 # back now is one the decoder held, not a live one: reconnect either way.
-                self._recover(f"no frame for {silent_s:.1f} s (stall_timeout_s={self.stall_timeout_s:g})")
+                self._recover(f"no frame for {silent_s:.1f} s, over stall_timeout_s={self.stall_timeout_s:g}")
                 bad_reads, last_frame = 0, time.monotonic()
                 continue
             if image is not None:

@@ -6,8 +6,8 @@ What this adds over a plain ``cv2.VideoCapture(url)``:
   set, and that variable replaces its defaults. The configured ``rtsp_transport`` (``tcp``: RTP
   interleaved in the RTSP connection; ``udp``: RTP on separate UDP ports) is put into that
   variable for the one ``VideoCapture`` being opened, after any options the user set there.
-* **Timeouts.** Opening and each read give up after ``timeout_s`` (OpenCV's
-  ``CAP_PROP_OPEN_TIMEOUT_MSEC``/``CAP_PROP_READ_TIMEOUT_MSEC``, 30 s by default), so a stream that
+* **Timeouts.** Each read gives up after ``timeout_s``, opening after that or 10 s, whichever is
+  longer (OpenCV's ``CAP_PROP_READ_TIMEOUT_MSEC``/``CAP_PROP_OPEN_TIMEOUT_MSEC``, 30 s by default), so a stream that
   stays connected but sends nothing returns from ``grab()`` in time for ``LiveSource`` to notice
   the stall and reconnect.
 * **A reason when it cannot be opened.** OpenCV only says "not opened"; FFmpeg's reason goes to
@@ -39,6 +39,8 @@ _OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 _OPTIONS_LOCK = threading.Lock()
 # The diagnosis is a single request; it must not hold up the reopen loop for long.
 _DIAGNOSE_TIMEOUT_S = 3.0
+# Opening probes the first frames to learn the codec and size: seconds on a busy Pi.
+_MIN_OPEN_TIMEOUT_S = 10.0
 
 
 def hide_password(url: str) -> str:
@@ -88,8 +90,8 @@ class StreamCamera:
 
     def open(self) -> None:
         self.release()
-        timeout_ms = int(self.timeout_s * 1000)
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+        open_ms = int(max(self.timeout_s, _MIN_OPEN_TIMEOUT_S) * 1000)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.timeout_s * 1000)]
         with _ffmpeg_options({"rtsp_transport": self.transport} if self.is_rtsp else {}):
             capture = cv2.VideoCapture(self.uri, cv2.CAP_FFMPEG, params)
         if not capture.isOpened():

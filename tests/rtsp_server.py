@@ -95,7 +95,7 @@ def make_factory(args: argparse.Namespace, clip: Clip) -> GstRtspServer.RTSPMedi
               f"! jpegdec ! videoconvert ! video/x-raw,format=I420 ! {ENCODERS[args.codec].format(gop=gop)} )")
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
-    factory.set_shared(True)
+    factory.set_shared(False)  # one pipeline per client: a failed SETUP leaves the others alone
     factory.set_protocols(PROTOCOLS[args.protocols])
     feeders: list[Feeder] = []
 

@@ -85,6 +85,22 @@ def test_looping_file_restarts_with_continuous_index_and_time(videos) -> None:
     source.close()
 
 
+def test_realtime_file_delivers_frames_at_the_video_rate_and_drops_none(videos) -> None:
+    source = open_source(SourceConfig(kind="file", uri=str(videos["clip.mp4"]), realtime=True))
+    started = time.monotonic()
+    frames = read_all(source, limit=11)
+    elapsed = time.monotonic() - started
+    source.close()
+    assert [f.index for f in frames] == list(range(11))
+    assert elapsed >= 10 / FPS - 0.02  # frame 10 is one second into a 10 fps video
+    assert "in real time" in source.describe()
+
+
+def test_only_a_file_plays_in_real_time() -> None:
+    with pytest.raises(ValueError, match="only a 'file' source can be played in real time"):
+        SourceConfig(kind="v4l2", uri="0", realtime=True)
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

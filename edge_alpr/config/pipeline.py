@@ -16,7 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge_alpr.config.base import StrictModel
 from edge_alpr.config.direction import DirectionConfig
-from edge_alpr.config.outputs import OutputsConfig
+from edge_alpr.config.outputs import OutputsConfig, state_dir
 from edge_alpr.config.strategy import StrategyConfig, polygon_area
 from edge_alpr.config.watchlists import GateConfig, WatchlistsConfig, check_gate
 
@@ -65,6 +65,13 @@ class SourceConfig(StrictModel):
         description="file only: start again at the end instead of stopping. Handy for soak tests; "
         "a looping file never ends, so the daemon never exits on its own.",
     )
+    realtime: bool = Field(
+        False,
+        validate_default=True,
+        description="file only: deliver frames at the video's own frame rate, as a camera would, instead of "
+        "as fast as the pipeline goes. For soak and fleet tests, where many daemons share a machine and "
+        "event times should follow the clock; the pipeline still sees every frame (none are dropped).",
+    )
     width: int | None = Field(
         None, ge=16, le=7680,
         description="Requested capture width in pixels (cameras only; None keeps the camera's). "
@@ -93,7 +100,7 @@ class SourceConfig(StrictModel):
         10.0, ge=1.0, le=300.0,
         description="A live source that delivers no frame for this long while still connected (a stream "
         "whose camera stopped sending) is closed and reopened with backoff; for streams it is also the "
-        "longest wait to open and for each read. Lower notices a stalled camera sooner; keep it above a few "
+        "longest wait for each read (and for opening, at least 10 s). Lower notices a stalled camera sooner; keep it above a few "
         "frame intervals of the camera, or a slow camera is reconnected needlessly.",
     )
     rtsp_transport: Literal["tcp", "udp"] = Field(
@@ -120,13 +127,14 @@ class SourceConfig(StrictModel):
             raise ValueError("a picamera2 source takes a camera index like '0'")
         return uri
 
-    @field_validator("loop")
+    @field_validator("loop", "realtime")
     @classmethod
-    def _check_loop_is_for_files(cls, loop: bool, info: ValidationInfo) -> bool:
+    def _check_file_only_options(cls, value: bool, info: ValidationInfo) -> bool:
         kind = info.data.get("kind")
-        if loop and kind != "file":
-            raise ValueError(f"only a 'file' source can loop, this one is {kind!r}")
-        return loop
+        if value and kind != "file":
+            verb = "loop" if info.field_name == "loop" else "be played in real time"
+            raise ValueError(f"only a 'file' source can {verb}, this one is {kind!r}")
+        return value
 
     @field_validator("reopen_backoff_max_s")
     @classmethod
@@ -370,8 +378,10 @@ class ReviewConfig(StrictModel):
 
     enabled: bool = Field(False, description="Save crops of tracks that ended without a confident plate or "
                           "with a plate under below_confidence. Costs disk writes on a busy road.")
-    directory: str = Field("/var/lib/edge-alpr/review", description="Folder of JPEG + JSON sidecar pairs; "
-                           "the person reviewing fills in each sidecar's 'text'.")
+    directory: str = Field(default_factory=lambda: str(state_dir() / "review"),
+                           description="Folder of JPEG + JSON sidecar pairs; the person reviewing fills in each "
+                           "sidecar's 'text'. Unset: review/ in $STATE_DIRECTORY (one per instance), else "
+                           "/var/lib/edge-alpr/review.")
     below_confidence: float = Field(0.8, ge=0.0, le=1.0, description="Reported plates under this confidence "
                                     "are kept too. Higher keeps more (and more correct) reads to review.")
     max_items: int = Field(2000, ge=1, le=1_000_000, description="Oldest items are removed beyond this count.")
