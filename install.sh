@@ -4,22 +4,30 @@
 #   sudo ./install.sh              install, or upgrade in place (run it again any time)
 #   sudo ./install.sh --uninstall  remove the service, /opt/edge-alpr and the user
 #   ./install.sh --dry-run [...]   print what would be done, change nothing
+#   sudo ./install.sh --instance NAME               one camera of several: edge-alpr@NAME.service
+#   sudo ./install.sh --uninstall --instance NAME   stop and disable that camera only
 #
 # Layout: code and venv in /opt/edge-alpr, models in /opt/edge-alpr/models, config in
 # /etc/edge-alpr/config.yaml (written once, kept on upgrades), state (MQTT spool, crops) in
-# /var/lib/edge-alpr, plate logs in /var/log/edge-alpr.
+# /var/lib/edge-alpr, plate logs in /var/log/edge-alpr. An instance NAME has its config in
+# /etc/edge-alpr/NAME.yaml (camera_id NAME), state in /var/lib/edge-alpr/NAME and logs in
+# /var/log/edge-alpr/NAME; code, venv, models and the user are shared.
 set -euo pipefail
 
-readonly SERVICE=edge-alpr
+# The unit to enable and the file it comes from; --instance changes these and the paths below.
+SERVICE=edge-alpr
+UNIT_FILE=edge-alpr.service
+INSTANCE=""
 readonly SERVICE_USER=edge-alpr
 readonly PREFIX=/opt/edge-alpr
 readonly VENV="$PREFIX/venv"
 readonly MODELS="$PREFIX/models"
 readonly CONF_DIR=/etc/edge-alpr
-readonly CONF="$CONF_DIR/config.yaml"
-readonly STATE_DIR=/var/lib/edge-alpr
-readonly LOG_DIR=/var/log/edge-alpr
-readonly UNIT="/etc/systemd/system/$SERVICE.service"
+CONF="$CONF_DIR/config.yaml"
+STATE_DIR=/var/lib/edge-alpr
+LOG_DIR=/var/log/edge-alpr
+UNIT="/etc/systemd/system/$SERVICE.service"
+readonly TEMPLATE_UNIT=/etc/systemd/system/edge-alpr@.service
 # Debian's own Python: the service user must be able to run it (a pyenv or conda Python
 # under /root is unreadable to it, and ProtectHome= hides /home). Override with PYTHON=.
 readonly PYTHON="${PYTHON:-/usr/bin/python3}"
@@ -69,11 +77,41 @@ parse_args() {
         case "$1" in
             --uninstall) ACTION=uninstall ;;
             --dry-run) DRY_RUN=1 ;;
+            --instance)
+                (($# > 1)) || die "--instance needs a name"
+                use_instance "$2"
+                shift
+                ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; die "unknown option: $1" ;;
         esac
         shift
     done
+}
+
+# One camera of several: the template unit edge-alpr@.service, run as edge-alpr@NAME.
+use_instance() {
+    local name="$1"
+    [[ "$name" =~ ^[A-Za-z0-9_-]+$ ]] \
+        || die "--instance '$name': use only letters, digits, '_' and '-' (it names the camera, its unit and its files)"
+    [[ "$name" != config ]] || die "--instance config: the name is taken by the one-camera /etc/edge-alpr/config.yaml"
+    INSTANCE="$name"
+    SERVICE="edge-alpr@$name"
+    UNIT_FILE="edge-alpr@.service"
+    UNIT="$TEMPLATE_UNIT"
+    CONF="$CONF_DIR/$name.yaml"
+    STATE_DIR="/var/lib/edge-alpr/$name"
+    LOG_DIR="/var/log/edge-alpr/$name"
+}
+
+# The default config for instance NAME: its camera id, and state and logs in its own folders
+# (the unit lets it write nowhere else).
+instance_config() {
+    local name="$1"
+    sed -e "s|^camera_id: .*|camera_id: $name|" \
+        -e "s|/var/lib/edge-alpr/|/var/lib/edge-alpr/$name/|g" \
+        -e "s|/var/log/edge-alpr\$|/var/log/edge-alpr/$name|" \
+        "$SRC/config/default.yaml"
 }
 
 check_platform() {
@@ -210,7 +248,11 @@ install_config() {
         say "keeping the existing config $CONF"
     else
         say "writing the default config to $CONF"
-        run install -m 640 -o root -g "$SERVICE_USER" "$SRC/config/default.yaml" "$CONF"
+        if [[ -n "$INSTANCE" ]]; then
+            run install -m 640 -o root -g "$SERVICE_USER" /dev/stdin "$CONF" <<<"$(instance_config "$INSTANCE")"
+        else
+            run install -m 640 -o root -g "$SERVICE_USER" "$SRC/config/default.yaml" "$CONF"
+        fi
     fi
     # The config may hold the MQTT password: readable by the service, not by everyone.
     run chown root:"$SERVICE_USER" "$CONF"
@@ -225,7 +267,7 @@ install_dirs() {
 }
 
 install_unit() {
-    run install -m 644 "$SRC/systemd/$SERVICE.service" "$UNIT"
+    run install -m 644 "$SRC/systemd/$UNIT_FILE" "$UNIT"
     if ! systemd_running; then
         # A chroot (a Pi-image build) or a container: systemctl can still enable the unit
         # offline (the symlink in multi-user.target.wants), so it starts at the next boot.
@@ -264,7 +306,40 @@ do_install() {
 
 # --- uninstall ------------------------------------------------------------------------------
 
+# --uninstall --instance NAME: that camera stops; code, unit template and the others stay.
+uninstall_instance() {
+    if command -v systemctl >/dev/null; then
+        if systemd_running; then
+            run systemctl disable --now "$SERVICE" || true
+        else
+            run systemctl disable "$SERVICE" || true
+        fi
+    fi
+    say "$SERVICE is stopped and disabled. Kept: $CONF, $STATE_DIR and $LOG_DIR."
+}
+
+# Every enabled camera instance, for a full uninstall.
+disable_instances() {
+    local link
+    for link in /etc/systemd/system/*.target.wants/edge-alpr@*.service; do
+        [[ -e "$link" || -L "$link" ]] || continue
+        if systemd_running; then
+            run systemctl disable --now "$(basename "$link")" || true
+        else
+            run systemctl disable "$(basename "$link")" || true
+        fi
+    done
+    if [[ -e "$TEMPLATE_UNIT" ]]; then
+        run rm -f "$TEMPLATE_UNIT"
+    fi
+}
+
 do_uninstall() {
+    if [[ -n "$INSTANCE" ]]; then
+        uninstall_instance
+        return
+    fi
+    disable_instances
     if systemd_running; then
         if systemctl list-unit-files "$SERVICE.service" >/dev/null 2>&1; then
             run systemctl disable --now "$SERVICE" || true
@@ -306,4 +381,7 @@ main() {
     esac
 }
 
-main "$@"
+# Sourced (the tests call instance_config), it only defines the functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

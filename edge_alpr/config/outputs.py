@@ -23,6 +23,25 @@ PASSWORD_ENV = "EDGE_ALPR_MQTT_PASSWORD"
 _HA_SEGMENT = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
+def state_dir() -> Path:
+    """Where state (spool, crops, review) goes unless the config says: systemd's
+    ``$STATE_DIRECTORY`` (the unit's ``StateDirectory=``, so every instance of
+    ``edge-alpr@.service`` gets a folder of its own), else ``/var/lib/edge-alpr``."""
+    return _systemd_directory("STATE_DIRECTORY", "/var/lib/edge-alpr")
+
+
+def logs_dir() -> Path:
+    """Where the plate logs go unless the config says: ``$LOGS_DIRECTORY`` (``LogsDirectory=``), else
+    ``/var/log/edge-alpr``."""
+    return _systemd_directory("LOGS_DIRECTORY", "/var/log/edge-alpr")
+
+
+def _systemd_directory(variable: str, fallback: str) -> Path:
+    # systemd lists several directories separated by ':' when the unit names several; the first is ours.
+    value = os.environ.get(variable, "").split(":")[0]
+    return Path(value) if value else Path(fallback)
+
+
 def _check_topic_prefix(value: str, field: str) -> str:
     if not value:
         raise ValueError(f"{field} must not be empty")
@@ -270,8 +289,10 @@ class PlateLogConfig(StrictModel):
         "fsync per file, a few milliseconds on an SD card.",
     )
     directory: Path = Field(
-        Path("/var/log/edge-alpr"),
-        description="Directory of the logs, created if missing. The service user must be able to write it.",
+        default_factory=logs_dir,
+        description="Directory of the logs, created if missing. The service user must be able to write it. "
+        "Unset: $LOGS_DIRECTORY (set by the systemd unit: /var/log/edge-alpr, or /var/log/edge-alpr/<instance> "
+        "for edge-alpr@<instance>), else /var/log/edge-alpr.",
     )
     text_file: str = Field(
         "plates.log",
@@ -312,8 +333,9 @@ class CropsConfig(StrictModel):
         "file write per event, and disk space up to max_total_mb.",
     )
     directory: Path = Field(
-        Path("/var/lib/edge-alpr/crops"),
-        description="Directory of the crops, one sub-folder per UTC date; created if missing.",
+        default_factory=lambda: state_dir() / "crops",
+        description="Directory of the crops, one sub-folder per UTC date; created if missing. Unset: "
+        "crops/ in $STATE_DIRECTORY (the systemd unit's state folder, one per instance), else /var/lib/edge-alpr/crops.",
     )
     save_plate: bool = Field(True, description="Save the plate crop (<event_id>_plate.jpg), a few kB.")
     save_vehicle: bool = Field(
@@ -332,10 +354,11 @@ class CropsConfig(StrictModel):
 
 class SpoolConfig(StrictModel):
     path: Path = Field(
-        Path("/var/lib/edge-alpr/spool.sqlite3"),
+        default_factory=lambda: state_dir() / "spool.sqlite3",
         description="SQLite file that keeps events until the broker acknowledges them; its directory "
-        "is created if missing. Put it on persistent storage, not tmpfs, or an outage plus a reboot "
-        "loses events.",
+        "is created if missing. Unset: spool.sqlite3 in $STATE_DIRECTORY (one per instance of the unit), "
+        "else /var/lib/edge-alpr/spool.sqlite3. Two daemons must never share one. Put it on persistent "
+        "storage, not tmpfs, or an outage plus a reboot loses events.",
     )
     max_events: int = Field(
         100_000,
