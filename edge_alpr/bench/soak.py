@@ -55,17 +55,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen, int]:
-    """A throwaway broker on 127.0.0.1; returns the process and its port once it listens."""
+def start_mosquitto(workdir: Path, port: int | None = None, *, persistence: bool = False) -> tuple[subprocess.Popen, int]:
+    """A throwaway broker on 127.0.0.1; returns the process and its port once it listens.
+
+    ``port`` starts it again where it was; with ``persistence`` a SIGTERM saves the persistent
+    sessions (and their queued messages) to ``workdir``, and the next start loads them.
+    """
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.access(binary, os.X_OK):
         sys.exit("soak: mosquitto is not installed (apt install mosquitto)")
-    port = free_port()
+    port = port or free_port()
     conf = workdir / "mosquitto.conf"
     # As root mosquitto would drop to the 'mosquitto' user, who may not read the temp directory.
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    f"user {getpass.getuser()}\nmax_queued_messages 100000\n")
-    log = open(workdir / "mosquitto.log", "wb")
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence {str(persistence).lower()}\n"
+                    f"persistence_location {workdir}/\nuser {getpass.getuser()}\nmax_queued_messages 1000000\n")
+    log = open(workdir / "mosquitto.log", "ab")
     process = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -86,12 +90,17 @@ class Received:
 
     messages: int = 0
     event_ids: set[str] = field(default_factory=set)
+    arrivals: dict[str, float] = field(default_factory=dict)  # event_id -> time.time() it first arrived
     last_status: dict | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def subscribe(port: int, topic_root: str, received: Received) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edge-alpr-soak-subscriber-{os.getpid()}")
+def subscribe(port: int, topic_root: str, received: Received, *, persistent: bool = False) -> mqtt.Client:
+    """A QoS 1 subscriber to ``<topic_root>/plate`` and ``/status``. ``persistent`` keeps its session
+    on the broker (a fixed client id, clean_session off), so messages wait for it while it is away."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edge-alpr-soak-subscriber-{os.getpid()}",
+                         clean_session=not persistent)
+    client.reconnect_delay_set(0.2, 2.0)  # back soon after a broker restart
 
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
         client.subscribe([(f"{topic_root}/plate", 1), (f"{topic_root}/status", 0)])
@@ -104,7 +113,9 @@ def subscribe(port: int, topic_root: str, received: Received) -> mqtt.Client:
         with received.lock:
             if message.topic.endswith("/plate"):
                 received.messages += 1
-                received.event_ids.add(payload.get("event_id", ""))
+                event_id = payload.get("event_id", "")
+                received.event_ids.add(event_id)
+                received.arrivals.setdefault(event_id, time.time())
             else:
                 received.last_status = payload
 
@@ -136,6 +147,17 @@ def soak_config(base: Path | None, video: Path, port: int, workdir: Path) -> Pat
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def launch_daemon(config: Path, stderr_path: Path) -> subprocess.Popen:
+    """``python -m edge_alpr run --config config`` (what ``edge-alpr run`` runs), stderr appended to a file."""
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": python_path}
+    with open(stderr_path, "ab") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "edge_alpr", "run", "--config", str(config), "--no-print-events"],
+            cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+        )
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -209,13 +231,7 @@ def soak(args: argparse.Namespace, workdir: Path) -> int:
         received = Received()
         subscriber = subscribe(port, topic_root, received)
         stderr_path = workdir / "daemon.log"
-        python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PYTHONPATH": python_path}
-        with open(stderr_path, "wb") as stderr:
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "edge_alpr", "run", "--config", str(config), "--no-print-events"],
-                cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-            )
+        daemon = launch_daemon(config, stderr_path)
         print(f"soak: daemon pid {daemon.pid}, broker 127.0.0.1:{port}, work dir {workdir}")
         print(f"soak: {args.minutes:g} min, RSS sampled every {args.sample_s:g} s, baseline after {args.warmup_s:g} s")
         samples = watch(daemon, received, args)
