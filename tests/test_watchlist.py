@@ -478,3 +478,31 @@ def test_spooled_alerts_survive_a_restart_of_the_daemon(alert_sinks, make_plate_
     assert wait_until(lambda: topic_ids(subscriber, ALERT_TOPIC) == ["evt-000010"], 10)
     assert wait_until(lambda: second.health()["mqtt_alert_spool_depth"] == 0, 3)
     subscriber.stop()
+
+
+# --- the shipped examples ------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_demo_video_has_one_hotlisted_and_one_allow_listed_vehicle(monkeypatch) -> None:
+    """demo/demo.json's vehicles against the lists config/demo.yaml names (paths from the repo root)."""
+    from edge_alpr.synth.scenes import VideoTruth
+
+    monkeypatch.chdir(REPO)
+    cfg = load_config(REPO / "config" / "demo.yaml")
+    found = Watchlists(cfg.watchlists, cfg.camera_id)
+    assert found.errors() == []
+    matches = {v.plate: found.match(v.plate) for v in VideoTruth.load(REPO / "demo" / "demo.json").vehicles}
+    on_lists = {plate: [(m.list_name, m.kind) for m in found_] for plate, found_ in matches.items() if found_}
+    assert on_lists == {"HR26DQ8052": [("hotlist", "alert")], "KA03MX2718": [("residents", "allow")]}
+    assert matches["HR26DQ8052"][0].distance == 0.5  # listed as HR26DQ8O52: the fuzzy match at work
+    assert cfg.gate.enabled and cfg.gate.backends == ["log"]
+
+
+def test_the_access_control_example_and_its_lists() -> None:
+    cfg = load_config(REPO / "config" / "access-control.yaml")
+    assert cfg.gate.lists == ["residents", "staff"] and set(cfg.watchlists.lists) == {"hotlist", "residents", "staff"}
+    for name, list_config in cfg.watchlists.lists.items():
+        assert list_config.file is not None and list_config.file.name == f"{name}.csv"
+        assert read_list(REPO / "config" / "lists" / list_config.file.name)  # the example file parses
