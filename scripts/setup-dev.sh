@@ -14,6 +14,11 @@ if [[ "$extras" == *test* ]]; then
   command -v openssl >/dev/null || need_apt+=(openssl)
   [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
   [ -d /usr/share/fonts/truetype/liberation ] || need_apt+=(fonts-liberation)
+  # tests/rtsp_server.py: GStreamer's RTSP server under Debian's python3 (H.264 and H.265 encoders)
+  /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null \
+    && gst-inspect-1.0 x265enc >/dev/null 2>&1 \
+    || need_apt+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
+                  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 fi
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then

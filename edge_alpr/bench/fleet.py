@@ -165,6 +165,7 @@ class Broker:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.process, self.port = start_mosquitto(workdir, persistence=True)
         self.rss_samples: list[int] = []
         self.restarts = 0
