@@ -469,3 +469,60 @@ def test_a_scene_of_fixed_vehicle_kinds_has_their_plate_layouts(tmp_path):
     assert [(v.kind, v.layout) for v in truth.vehicles] == [("car", "one"), ("motorcycle", "two"), ("car", "one")]
     with pytest.raises(ValueError, match="unknown vehicle kinds \\['bus'\\]"):
         scenes.make_video(tmp_path / "w.mp4", kinds=["bus"])
+
+
+# --- two-line furniture ---------------------------------------------------------------------
+
+
+def _two_line(**options) -> render.RenderedPlate:
+    style = render.PlateStyle(**{**CLEAN.__dict__, "border": "none", **options})
+    return render.render_plate("KA01AB1234", np.random.default_rng(12), layout="two", style=style)
+
+
+@pytest.mark.parametrize("divider", ["ink", "red"])
+def test_a_divider_is_painted_between_the_two_ink_bands(divider: str) -> None:
+    plain, lined = _two_line(), _two_line(divider=divider)
+    assert lined.text == "KA01AB1234"
+    ink = (cv2.cvtColor(plain.image, cv2.COLOR_BGR2GRAY) < 100).astype(np.float32)
+    (_, top_end), (bottom_start, _) = _ink_bands(ink)
+    gap = slice(top_end + 1, bottom_start)
+    changed = np.abs(lined.image.astype(int) - plain.image.astype(int)).sum(axis=2) > 60
+    assert changed[gap].mean(axis=1).max() > 0.4  # a row across most of the plate in the gap
+    assert changed[: top_end + 1].mean() < 0.01 and changed[bottom_start:].mean() < 0.01
+    if divider == "red":
+        b, g, r = lined.image[gap][changed[gap]].mean(axis=0)
+        assert r > b + 80 and r > g + 80
+
+
+def test_a_holder_puts_a_dark_surround_and_a_red_lamp_round_the_plate() -> None:
+    plain, held = _two_line(), _two_line(holder=True)
+    assert held.text == plain.text
+    h, w = plain.image.shape[:2]
+    assert held.image.shape[0] > h * 1.3 and held.image.shape[1] > w
+    grey = cv2.cvtColor(held.image, cv2.COLOR_BGR2GRAY)
+    assert np.median(grey[-2:]) < 80 and np.median(grey[:, :2]) < 80  # dark plastic below and beside
+    top = held.image[: int(h * 0.2)].reshape(-1, 3).astype(int)
+    assert np.mean((top[:, 2] > 120) & (top[:, 2] > top[:, 0] + 60)) > 0.05  # the tail lamp above
+    # The plate inside is the same plate, pasted unchanged below the lamp.
+    assert cv2.minMaxLoc(cv2.matchTemplate(held.image, plain.image, cv2.TM_SQDIFF))[0] == 0
+
+
+def test_one_line_plates_ignore_two_line_furniture() -> None:
+    style = render.PlateStyle(**{**CLEAN.__dict__, "divider": "red", "holder": True})
+    a = render.render_plate("KA01AB1234", np.random.default_rng(3), layout="one", style=style)
+    b = render.render_plate("KA01AB1234", np.random.default_rng(3), layout="one", style=CLEAN)
+    assert np.array_equal(a.image, b.image)
+
+
+def test_random_styles_draw_the_furniture_on_older_plates_only() -> None:
+    rng = np.random.default_rng(13)
+    styles = [render.random_style(rng) for _ in range(2000)]
+    assert all(s.divider == "none" and not s.holder for s in styles if s.hsrp)
+    older = [s for s in styles if not s.hsrp]
+    assert 0.08 < np.mean([s.divider != "none" for s in older]) < 0.25
+    assert 0.15 < np.mean([s.holder for s in older]) < 0.4
+
+
+def test_a_bad_divider_is_rejected() -> None:
+    with pytest.raises(ValueError, match="divider must be none/ink/red"):
+        _two_line(divider="blue")

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from edge_alpr import plates
-from edge_alpr.synth import fonts
+from edge_alpr.synth import fonts, furniture
 from edge_alpr.synth.texts import random_plate_text, split_lines
 from edge_alpr.types import ALPHABET
 
@@ -58,6 +58,8 @@ class PlateStyle:
     separator: Literal["", "-", "."] = ""  # printed between groups on some non-HSRP plates
     spacing: Literal["grouped", "even"] = "grouped"  # gaps between groups, or evenly spaced characters
     font: str | None = None  # a TrueType path; None picks one of fonts.FONTS at random
+    divider: Literal["none", "ink", "red"] = "none"  # a painted line between the lines of a two-line plate
+    holder: bool = False  # two-line plates only: in a motorcycle's dark holder under the tail lamp
 
 
 #: The real plate colour schemes, as (background, background colour, text colour, share).
@@ -96,6 +98,9 @@ def random_style(rng: np.random.Generator, *, background: Background | None = No
         dealer_text=dealer_text,
         separator="" if hsrp or rng.random() < 0.8 else str(rng.choice(["-", "."])),  # type: ignore[arg-type]
         spacing="even" if rng.random() < (0.35 if hsrp else 0.25) else "grouped",
+        # Painted lines and holders were seen on the real two-line crops, on older plates only.
+        divider="none" if hsrp or rng.random() < 0.85 else str(rng.choice(["ink", "red"])),  # type: ignore[arg-type]
+        holder=not hsrp and not frame and rng.random() < 0.3,
     )
 
 
@@ -238,6 +243,8 @@ def render_plate(
         style = random_style(rng)
         if layout == "stacked":  # the layout predates HSRP plates, which allow no such print
             style = replace(style, hsrp=False)
+    if style.divider not in ("none", "ink", "red"):
+        raise ValueError(f"render_plate: style.divider must be none/ink/red, got {style.divider!r}")
     font = style.font or fonts.pick_font(rng, style.hsrp)
 
     if layout == "one":
@@ -284,6 +291,9 @@ def render_plate(
         _place(text_mask, upper_line, (left, top, right - left, char_h), rng)
         _place(text_mask, lower_line, (inset, top + char_h + gap, right - inset, char_h), rng)
     _paint(canvas, text_mask, _jitter_colour(style.text_colour, rng))
+    if layout == "two" and style.divider != "none":
+        ink = furniture.RED_PAINT if style.divider == "red" else _jitter_colour(style.text_colour, rng)
+        furniture.draw_divider(canvas, text_mask, ink)
     if print_band:
         centre_y = print_band // 2 + inset // 2 if print_on_top else height - print_band // 2 - inset // 2
         print_h = max(3, int(print_band * 0.55))
@@ -294,6 +304,8 @@ def render_plate(
         _draw_screws(canvas, layout, text_mask, (left, right), rng)
     if style.frame:
         canvas = _add_frame(canvas, style, rng)
+    elif style.holder and layout == "two":
+        canvas = furniture.add_holder(canvas, rng)
     image = np.clip(canvas, 0, 255).astype(np.uint8)
     return RenderedPlate(image, text, layout, style.background, replace(style, font=font))
 

@@ -1,0 +1,61 @@
+"""Furniture of older, painted two-line plates (motorcycles, autos, trucks), seen on the real
+crops of in_twowheelers and in_odisha_traffic: a painted line between the two lines of
+characters, in the ink colour or red, and the dark moulded holder a motorcycle plate sits in,
+with the tail lamp above it.
+
+    draw_divider(canvas, text_mask, colour) -> bool
+    add_holder(canvas, rng) -> np.ndarray
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+RED_PAINT = np.array([40, 40, 185], np.float32)  # BGR: the red of painted borders and lines
+
+
+def _ink_bands(text_mask: np.ndarray) -> list[tuple[int, int]]:
+    rows = text_mask.max(axis=1) > 0.05
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], rows.astype(np.int8), [0]))))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def draw_divider(canvas: np.ndarray, text_mask: np.ndarray, colour: np.ndarray) -> bool:
+    """A horizontal painted line in the gap between the two ink bands of ``text_mask``, across
+    the characters' width; False (nothing drawn) when there are not two bands or no gap."""
+    bands = _ink_bands(text_mask)
+    if len(bands) != 2:
+        return False
+    gap_top, gap_bottom = bands[0][1] + 1, bands[1][0] - 1
+    if gap_bottom - gap_top < 2:
+        return False
+    columns = np.flatnonzero(text_mask.max(axis=0) > 0.05)
+    y = (gap_top + gap_bottom) // 2
+    thickness = max(1, min((gap_bottom - gap_top) // 3, canvas.shape[0] // 40 + 1))
+    mask = np.zeros(text_mask.shape, np.float32)
+    cv2.line(mask, (int(columns[0]), y), (int(columns[-1]), y), 1.0, thickness)
+    canvas *= 1.0 - mask[..., None]
+    canvas += mask[..., None] * colour
+    return True
+
+
+def add_holder(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The plate inside a motorcycle's dark moulded holder: a surround of dark plastic on every
+    side, deeper above, where a red tail-lamp lens sits over the plate."""
+    height, width = canvas.shape[:2]
+    side = max(3, int(width * rng.uniform(0.05, 0.1)))
+    top = int(height * rng.uniform(0.3, 0.45))
+    bottom = max(3, int(height * rng.uniform(0.06, 0.15)))
+    plastic = np.float32(rng.uniform(18, 50))
+    held = np.empty((height + top + bottom, width + 2 * side, 3), np.float32)
+    held[:] = plastic
+    # Moulded plastic is lit from above: a soft vertical gradient and a little grain.
+    held += np.linspace(12, -8, held.shape[0], dtype=np.float32)[:, None, None]
+    held += rng.normal(0, 2.0, held.shape[:2] + (1,)).astype(np.float32)
+    lamp_w, lamp_h = int(width * rng.uniform(0.3, 0.6)), max(2, int(top * rng.uniform(0.4, 0.6)))
+    x0 = side + (width - lamp_w) // 2 + int(rng.integers(-width // 10, width // 10 + 1))
+    y0 = (top - lamp_h) // 2
+    lens = np.array([30, 30, rng.uniform(150, 220)], np.float32)
+    held[y0 : y0 + lamp_h, max(0, x0) : x0 + lamp_w] = lens
+    held[top : top + height, side : side + width] = canvas
+    return held
