@@ -273,3 +273,33 @@ def test_plots_are_written(tmp_path, fake_models):
     assert stills.main(["--manifest", str(manifest), "--plots", str(tmp_path / "plots")]) == 0
     for name in ("pr_curve.png", "accuracy_by_height.png", "accuracy_by_layout.png", "accuracy_by_width.png"):
         assert cv2.imread(str(tmp_path / "plots" / name)) is not None, name
+
+
+def test_kept_labels_give_a_set_without_texts_its_texts_colours_and_split(tmp_path, capsys, fake_models, monkeypatch):
+    from edge_alpr.datasets import kept
+
+    manifest = _write_dataset(tmp_path / "datasets" / "boxes_only", [((P1, P2), None), ((P3,), None)])
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for row in rows:  # a set with boxes only, as in_twowheelers is
+        for plate in row["plates"]:
+            plate["text"] = None
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    rows = [{"image": "images/0.png", "box": list(P1.box), "text": P1.text, "status": "partial", "split": "train"},
+            {"image": "images/0.png", "box": list(P2.box), "text": P2.text, "background": "white", "split": "train"},
+            {"image": "images/1.png", "box": list(P3.box), "text": P3.text, "background": "yellow", "layout": "two",
+             "split": "val"}]
+    (labels / "boxes_only.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(kept, "LABELS_DIR", labels)
+    fake_models([[(P2.box, HIGH)], [(P3.box, HIGH)]])
+
+    assert stills.main(["--manifest", str(manifest), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["text"]["plates"] == 2  # the partial plate is no ground truth
+    assert set(out["text_by"]["background"]) == {"white", "yellow"}
+
+    assert stills.main(["--manifest", str(manifest), "--json", "--split", "val"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["images"] == 1 and out["text"]["plates"] == 1
+    assert out["text"]["exact_accuracy"] == 0.0  # P3 is misread by the fake reader

@@ -1,7 +1,10 @@
 """Exact plates on every held-out real Indian crop, as the daemon reads them, for one or more
 reader folders: the in_plates validation crops, the Indian calibration crops (held out of
-training to fit the confidence) and the plates of the OLX photos in the detector's validation
-split; with and without second looks. Plus rendered plates per layout (seeds no training used).
+training to fit the confidence), the plates of the OLX photos in the detector's validation
+split, and the validation plates of the sets labelled by eye for this project (two-wheelers,
+Odisha traffic); with and without second looks. Then exact and character accuracy by layout
+(one / two-line) and by background colour on each set, and rendered plates per layout (seeds
+no training used).
 
     python -m edge_alpr.bench.reader_heldout [MODELS_DIR ...] [--datasets ../shared/datasets] [--rendered 200]
 
@@ -22,14 +25,31 @@ REPO = Path(__file__).resolve().parents[2]
 def held_out_sets(datasets: Path) -> dict[str, list]:
     from edge_alpr.datasets.manifest import load_manifest
     from edge_alpr.training.detector_data import is_val, reader_val_texts
-    from edge_alpr.training.reader_data import load_real, row_crops
+    from edge_alpr.training.reader_data import load_labelled_val, load_real, row_crops
 
     _, calib, val = load_real(datasets)
     held = reader_val_texts(datasets)
     olx = [crop for row in load_manifest(datasets / "in_olx_scenes" / "manifest.jsonl")
            if is_val(row, "in_olx_scenes", held) for crop in row_crops(row, "in_olx_scenes")]
     indian = [c for c in calib if c.source in ("in_plates", "in_olx_scenes", "openlpr")]
-    return {"validation": val, "calibration": indian, "olx": olx}
+    labelled = {name.removeprefix("in_"): crops for name, crops in load_labelled_val(datasets).items() if crops}
+    return {"validation": val, "calibration": indian, "olx": olx, **labelled}
+
+
+def breakdown(reads: dict[str, list[tuple[str, object]]]) -> list[str]:
+    """Per set, exact and character accuracy by layout and by background colour."""
+    from edge_alpr.evaluation.metrics import PlateTextAccumulator
+
+    lines = []
+    for name, pairs in reads.items():
+        acc = PlateTextAccumulator()
+        for text, crop in pairs:
+            acc.add(text, crop.text, {"layout": crop.layout, "background": crop.background or "unlabelled"})
+        for key, buckets in acc.by_bucket().items():
+            cells = [f"{value} {s.exact}/{s.plates} ({100 * s.exact_accuracy:.1f} %, chars {100 * s.char_accuracy:.1f} %)"
+                     for value, s in buckets.items()]
+            lines.append(f"    {name:14s} by {key:10s} " + "  ".join(cells))
+    return lines
 
 
 def rendered(layout: str, n: int) -> list[tuple[np.ndarray, str]]:
@@ -62,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     for models in args.models:
         for retry in (True, False):
             reader = EdgePlateReader(models / "plate_reader_int8.tflite", num_threads=1, retry_unsure=retry)
-            counts = {name: sum(reader.read(c.image).text == c.text for c in crops) for name, crops in sets.items()}
+            reads = {name: [(reader.read(c.image).text, c) for c in crops] for name, crops in sets.items()}
+            counts = {name: sum(text == c.text for text, c in pairs) for name, pairs in reads.items()}
             line = "  ".join(f"{name} {n}/{len(sets[name])}" for name, n in counts.items())
             if sets:
                 line += f"  all {sum(counts.values())}/{sum(len(c) for c in sets.values())}"
@@ -71,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{layout} {sum(reader.read(image).text == text for image, text in plates)}/{len(plates)}"
                     for layout, plates in synthetic.items())
             print(f"{models} ({'second looks' if retry else 'one look'}): {line}", flush=True)
+            if retry:
+                print("\n".join(breakdown(reads)), flush=True)
     return 0
 
 

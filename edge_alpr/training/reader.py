@@ -20,7 +20,15 @@ import torch
 import torch.nn.functional as F
 
 from edge_alpr.training import common
-from edge_alpr.training.reader_data import Crop, ReaderDataset, data_version, load_real, render_bank
+from edge_alpr.training.reader_data import (
+    LABELLED_SETS,
+    Crop,
+    ReaderDataset,
+    data_version,
+    load_labelled_val,
+    load_real,
+    render_bank,
+)
 from edge_alpr.training.reader_model import INPUT_H, INPUT_W, PlateRecognizer
 
 log = logging.getLogger("edge_alpr.train_reader")
@@ -43,6 +51,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--stacked-fraction", type=float, default=0.08,
                    help="share of the other rendered plates with a series drawn in the stacked layout "
                         "(state and RTO over the series, the number beside both lines)")
+    p.add_argument("--two-line-whole", type=float, default=0.0,
+                   help="share of two-line plates shown whole (read top row then bottom row) rather than cut "
+                        "between the lines and laid side by side")
+    p.add_argument("--labelled-repeat", type=int, default=3,
+                   help="times each two-line training crop of the sets labelled by eye (in_twowheelers, "
+                        "in_odisha_traffic) is repeated: they are the only real two-line plates in quantity")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / "reader")
     p.add_argument("--models-dir", type=Path, default=common.DEFAULT_MODELS)
     p.add_argument("--checkpoint-minutes", type=float, default=10.0)
@@ -91,8 +105,18 @@ def evaluate_float(model, crops: list[Crop]) -> dict:
         for c, p in zip(chunk, probs):
             acc.add(decode_ctc(p, "indian").text, c.text, {"layout": c.layout})
     model.train()
+    return _accuracy(acc)
+
+
+def _accuracy(acc) -> dict:
+    """Exact and character accuracy, overall and by layout (one / two-line) where both occur."""
     s = acc.summary()
-    return {"exact": round(s.exact_accuracy, 4), "char": round(s.char_accuracy, 4), "n": s.plates}
+    out = {"exact": round(s.exact_accuracy, 4), "char": round(s.char_accuracy, 4), "n": s.plates}
+    layouts = acc.by_bucket().get("layout", {})
+    if len(layouts) > 1:
+        out["by_layout"] = {k: {"exact": round(v.exact_accuracy, 4), "char": round(v.char_accuracy, 4), "n": v.plates}
+                            for k, v in layouts.items()}
+    return out
 
 
 def evaluate_tflite(model_path: Path, crops: list[Crop], retry_unsure: bool = True) -> dict:
@@ -109,9 +133,7 @@ def evaluate_tflite(model_path: Path, crops: list[Crop], retry_unsure: bool = Tr
         times.append((time.perf_counter() - t0) * 1000)
         acc.add(r.text, c.text, {"layout": c.layout})
         conf.append((r.confidence, r.text == c.text))
-    s = acc.summary()
-    out = {"exact": round(s.exact_accuracy, 4), "char": round(s.char_accuracy, 4), "n": s.plates,
-           "ms_per_crop_mean": round(float(np.mean(times)), 3)}
+    out = _accuracy(acc) | {"ms_per_crop_mean": round(float(np.mean(times)), 3)}
     out["reliability"] = reliability(conf)
     return out
 
@@ -162,6 +184,8 @@ def train(args: argparse.Namespace) -> int:
 
     use_bf16 = args.bf16 == "on" or (args.bf16 == "auto" and cpu_has_bf16())
     real_train, calib, val = load_real(args.datasets)
+    labelled_val = load_labelled_val(args.datasets)
+    real_train += [c for c in real_train if c.source in LABELLED_SETS and c.layout == "two"] * (args.labelled_repeat - 1)
     for spec in args.extra:
         from edge_alpr.training.reader_data import load_manifest_crops
 
@@ -171,7 +195,7 @@ def train(args: argparse.Namespace) -> int:
     synthetic = render_bank(args.synthetic, args.seed, args.two_line_fraction, args.stacked_fraction) if args.synthetic else []
     log.info("real crops: %d train, %d calibration, %d val; %d rendered in %.0fs; bf16 %s",
              len(real_train), len(calib), len(val), len(synthetic), time.time() - t0, use_bf16)
-    dataset = ReaderDataset(real_train, synthetic, args.synthetic_fraction, args.seed)
+    dataset = ReaderDataset(real_train, synthetic, args.synthetic_fraction, args.seed, args.two_line_whole)
 
     model = PlateRecognizer()
     if args.fine_tune:
@@ -213,7 +237,8 @@ def train(args: argparse.Namespace) -> int:
                      opt.param_groups[0]["lr"], (time.time() - t0) / len(losses))
         if step % args.eval_every == 0 or step == args.steps:
             entry = {"step": step, "loss": round(float(np.mean(losses[-args.eval_every:])), 4),
-                     "val_float": evaluate_float(ema.ema, val)}
+                     "val_float": evaluate_float(ema.ema, val),
+                     "labelled_val_float": evaluate_float(ema.ema, [c for v in labelled_val.values() for c in v])}
             history.append(entry)
             log.info("eval: %s", entry)
         if ckpt.due() or step == args.steps:
@@ -270,7 +295,10 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
             "synthetic_plates": len(synthetic), "synthetic_fraction": args.synthetic_fraction,
             "two_line_fraction": args.two_line_fraction,
             "stacked_fraction": args.stacked_fraction,
-            "validation": "in_plates split=val, status=ok (real Indian crops, never trained on)",
+            "two_line_whole": args.two_line_whole,
+            "labelled_repeat": args.labelled_repeat,
+            "validation": "in_plates split=val, status=ok (real Indian crops, never trained on); and the split=val "
+                          "ok plates of the sets labelled by eye (in_twowheelers, in_odisha_traffic; metrics int8_<set>_val)",
             "history": history,
         },
         "metrics": {},
@@ -278,7 +306,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
     if base:
         card["training"]["base"] = base
     common.write_card(card_path, card)
-    calibrate_and_measure(card_path, card, calib, val, card["training"]["data_version"])
+    calibrate_and_measure(card_path, card, calib, val, card["training"]["data_version"], load_labelled_val(args.datasets))
     return 0
 
 
@@ -291,9 +319,11 @@ def _base_training(card_path: Path) -> dict | None:
     return training | {"metrics_int8": old.get("metrics", {}).get("int8")}
 
 
-def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: list[Crop], version: str) -> None:
+def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: list[Crop], version: str,
+                          labelled: dict[str, list[Crop]] | None = None) -> None:
     """Fit the card's confidence calibration, then measure the exported models as the daemon
-    reads with them, writing the card after each step so an interruption leaves it usable."""
+    reads with them, writing the card after each step so an interruption leaves it usable.
+    ``labelled``: the validation crops of the sets labelled by eye, measured per set."""
     models_dir = card_path.parent
     files = {kind: models_dir / name for kind, name in card["files"].items() if name.endswith(".tflite")}
     card["calibration"] = fit_calibration(files["int8"], calib) | {"data_version": version}
@@ -304,6 +334,10 @@ def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: l
         card["metrics"][kind] = evaluate_tflite(path, val)
         log.info("%s: %s", kind, card["metrics"][kind])
     card["metrics"]["int8_without_second_looks"] = evaluate_tflite(files["int8"], val, retry_unsure=False)
+    for name, crops in (labelled or {}).items():
+        if crops:
+            card["metrics"][f"int8_{name}_val"] = evaluate_tflite(files["int8"], crops)
+            log.info("int8 on %s val: %s", name, card["metrics"][f"int8_{name}_val"])
     common.write_card(card_path, card)
 
 
@@ -313,7 +347,7 @@ def recalibrate(args: argparse.Namespace) -> int:
         raise SystemExit(f"{card_path}: no model card to recalibrate")
     card = json.loads(card_path.read_text())
     real_train, calib, val = load_real(args.datasets)
-    calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val))
+    calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val), load_labelled_val(args.datasets))
     log.info("recalibrated %s: %s", card_path, card["calibration"])
     return 0
 
@@ -339,7 +373,7 @@ def re_export(args: argparse.Namespace) -> int:
     card["version"] = dt.date.today().strftime("%Y.%m.%d")  # a new file, though the same weights
     card["exported"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     common.write_card(card_path, card)
-    calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val))
+    calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val), load_labelled_val(args.datasets))
     log.info("re-exported %s: %s", card_path, card["metrics"]["int8"])
     return 0
 

@@ -38,6 +38,7 @@ class Crop:
     text: str
     layout: str  # "one" | "two" | "stacked" (the last two are read rearranged into one line)
     source: str
+    background: str | None = None  # the plate's colour, where labelled
 
 
 def _ok_text(text: str | None) -> bool:
@@ -96,7 +97,7 @@ def row_crops(row, source: str, skip_texts: frozenset[str] = frozenset()) -> lis
     if image is None:
         log.warning("%s: unreadable image, skipped", row.image)
         return []
-    return [Crop(crop_plate(image, p.box, margin=0.15), p.text, p.layout or "one", source) for p in plates]
+    return [Crop(crop_plate(image, p.box, margin=0.15), p.text, p.layout or "one", source, p.background) for p in plates]
 
 
 def data_version(train: list[Crop], calib: list[Crop], val: list[Crop]) -> str:
@@ -179,10 +180,12 @@ def encode_text(text: str) -> list[int]:
 class ReaderDataset:
     """Mixes real and rendered crops; ``synthetic_fraction`` of each batch is rendered."""
 
-    def __init__(self, real: list[Crop], synthetic: list[Crop], synthetic_fraction: float, seed: int = 0):
+    def __init__(self, real: list[Crop], synthetic: list[Crop], synthetic_fraction: float, seed: int = 0,
+                 two_line_whole: float = 0.0):
         self.real, self.synthetic = real, synthetic
         self.fraction = synthetic_fraction if real and synthetic else (1.0 if synthetic else 0.0)
         self.seed, self.epoch = seed, 0
+        self.two_line_whole = two_line_whole
 
     def sample(self, i: int) -> tuple[np.ndarray, list[int]]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
@@ -190,7 +193,9 @@ class ReaderDataset:
         crop = pool[int(rng.integers(len(pool)))]
         image = jitter_crop(crop.image, rng)
         # The forms the reader gives two-line and stacked plates (ocr.split_two_lines, ocr.stacked_as_line).
-        if crop.layout == "two":
+        # ``two_line_whole`` of two-line plates are shown whole: the network's two feature rows
+        # read the top line, then the bottom one, with no cut between the lines to get wrong.
+        if crop.layout == "two" and rng.random() >= self.two_line_whole:
             image = split_two_lines(image)
         elif crop.layout == "stacked" and i % 2:
             # Every other time whole, with the same text: read whole, a stacked plate cannot come
