@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from edge_alpr.config import AppConfig, load_config
+from edge_alpr.datasets.kept import apply_kept
 from edge_alpr.datasets.manifest import ManifestRow, PlateBox, load_manifest, normalise_plate_text
 from edge_alpr.errors import EdgeAlprError, InputError, ModelError
 from edge_alpr.evaluation.metrics import (
@@ -67,8 +68,10 @@ BUCKET_ORDER: dict[str, tuple[str, ...]] = {
     "height": ("<20", "20-40", ">40"),
     "layout": ("one", "two"),
     "width": ("<3%", "3-6%", ">6%"),
+    "background": ("white", "yellow", "green", "black", "red", "blue", "other"),
 }
-_BUCKET_TITLES = {"height": "plate height (px)", "layout": "layout", "width": "plate width / image width"}
+_BUCKET_TITLES = {"height": "plate height (px)", "layout": "layout", "width": "plate width / image width",
+                  "background": "plate colour"}
 
 
 class Detector(Protocol):
@@ -100,11 +103,14 @@ def width_bucket(plate_width: float, image_width: float) -> str:
 
 def plate_buckets(plate: PlateBox, image_width: float) -> dict[str, str]:
     x1, y1, x2, y2 = plate.box
-    return {
+    buckets = {
         "height": height_bucket(y2 - y1),
         "layout": plate_layout(plate),
         "width": width_bucket(x2 - x1, image_width),
     }
+    if plate.background:  # only labelled sets say; a guess from pixels would be the thing measured
+        buckets["background"] = plate.background
+    return buckets
 
 
 def ordered_buckets(by_bucket: dict[str, dict[str, TextSummary]]) -> dict[str, dict[str, TextSummary]]:
@@ -632,8 +638,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_stills(args: argparse.Namespace, cfg: AppConfig,
                 errors: ErrorWriter | None) -> tuple[StillsReport, str, dict[str, dict]]:
-    rows = select_rows(load_manifest(args.manifest), args.manifest, split=args.split, holdout=args.holdout,
-                       limit=args.limit)
+    # The texts, layouts, colours and split this project keeps for a shared set it labelled by eye.
+    rows = select_rows(apply_kept(load_manifest(args.manifest), args.manifest), args.manifest, split=args.split,
+                       holdout=args.holdout, limit=args.limit)
     detector, threshold = build_detector(cfg)
     reader = build_reader(cfg)
     evaluator = StillsEvaluator(detector, reader, score_threshold=threshold, errors=errors)
