@@ -207,7 +207,7 @@ run_install() {
     [[ -f "$ROOT/etc/systemd/system/edge-alpr.service" ]] || problems+=("no unit /etc/systemd/system/edge-alpr.service")
     [[ "$(in_root systemctl is-enabled edge-alpr.service 2>/dev/null)" == enabled ]] \
         || problems+=("the unit is not enabled (systemctl is-enabled edge-alpr)")
-    [[ "$(stat -c '%a %U:%G' "$ROOT/etc/edge-alpr/config.yaml" 2>/dev/null)" == "640 root:edge-alpr" ]] \
+    [[ "$(in_root stat -c '%a %U:%G' /etc/edge-alpr/config.yaml 2>/dev/null)" == "640 root:edge-alpr" ]] \
         || problems+=("/etc/edge-alpr/config.yaml is not 640 root:edge-alpr")
     ((${#problems[@]} == 0)) || fail "install.sh inside the root: $(IFS=';'; echo "${problems[*]}")"
     say "installed: venv, user edge-alpr, unit enabled (not started: no systemd in a chroot), config 640 root:edge-alpr"
