@@ -317,7 +317,8 @@ def test_a_sure_reading_is_never_rearranged_and_a_stacked_plate_is():
         calls.clear()
         read = reader.read(image)
         right += read.text == text
-        assert len(calls) >= 2  # read whole, each of these stacked plates is unsure: the stacked look runs
+        # Only a sure whole reading skips the stacked look (rendered stacked plates are mostly unsure whole).
+        assert len(calls) >= 2 or read.confidence >= 0.9
     assert right >= 7
 
 
