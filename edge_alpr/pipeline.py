@@ -27,6 +27,8 @@ from edge_alpr import colour
 from edge_alpr.config import AppConfig
 from edge_alpr.direction import CountingLine, TrackPath
 from edge_alpr.ocr import crop_plate
+from edge_alpr.regions import plan_regions
+from edge_alpr.tiling import MultiViewDetector, Rect
 from edge_alpr.tracker import Tracker
 from edge_alpr.types import Candidate, Detections, Frame, PlateEvent, PlateRead, TrackRead
 from edge_alpr.voting import RecentPlates, VoteResult, vote
@@ -44,6 +46,9 @@ _LATENCY_WINDOW = 500
 _VEHICLE_CROP_MAX_WIDTH = 640
 # A failing stage is logged with its traceback once, then at most once per this many seconds.
 _ERROR_LOG_INTERVAL_S = 30.0
+# A confirmed track whose box moves less than this per frame is a parked vehicle: it gets no
+# motion region of its own, so it ends (and is reported) and then costs no detector run.
+_PARKED_SPEED_PX = 0.5
 
 
 class Detector(Protocol):
@@ -79,11 +84,19 @@ class MotionGate:
         self._reference: np.ndarray | None = None
 
     def has_motion(self, image: np.ndarray) -> bool:
+        return self.is_motion(self.changed_mask(image))
+
+    def changed_mask(self, image: np.ndarray) -> np.ndarray:
+        """Bool mask, at most _MOTION_WIDTH wide, of the pixels that changed since the reference;
+        all True before there is one (the first frame is all new)."""
         small = self._small_grey(image)
         if self._reference is None or self._reference.shape != small.shape:
-            return True
-        changed = cv2.absdiff(small, self._reference) > self.pixel_delta
-        return float(changed.mean()) >= self.threshold
+            return np.ones(small.shape, bool)
+        return cv2.absdiff(small, self._reference) > self.pixel_delta
+
+    def is_motion(self, mask: np.ndarray) -> bool:
+        """Enough of the mask changed to count as motion (not sensor noise or a flicker)."""
+        return float(mask.mean()) >= self.threshold
 
     def remember(self, image: np.ndarray) -> None:
         """Make ``image`` the reference: call it for every frame the detector ran on."""
@@ -200,9 +213,7 @@ def with_strategy(detector: Detector, cfg: AppConfig) -> Detector:
     strategy = cfg.detector.strategy
     if strategy.mode == "whole" and strategy.roi is None:
         return detector
-    from edge_alpr.tiling import MultiViewDetector
-
-    return MultiViewDetector(detector, cfg.detector.strategy)
+    return MultiViewDetector(detector, cfg.detector.strategy, cfg.detector.min_plate_width_px)
 
 
 # --- the per-track reading state --------------------------------------------------------------
@@ -313,24 +324,43 @@ class Pipeline:
         """This frame's plates in frame pixels, or None when detection was skipped or failed."""
         if not self._detection_due(frame):
             return None
-        x0, y0, x1, y1 = self.roi.bounds(frame.image.shape)
+        bounds = self.roi.bounds(frame.image.shape)
+        x0, y0, x1, y1 = bounds
         region = frame.image[y0:y1, x0:x1]
+        regions: list[Rect] | None = None
         if self.cfg.detector.motion_gating:
             with self._timed("motion"):
-                moving = self.motion.has_motion(region)
-            if not moving:
+                mask = self.motion.changed_mask(region)
+                moving = self.motion.is_motion(mask)
+                if self._uses_regions(frame.image):
+                    regions = self._motion_regions(frame, mask if moving else None, bounds)
+            if not (regions if regions is not None else moving):
                 self.counters.skipped_by_motion += 1
                 return None
-            self.motion.remember(region)
+            if moving:
+                self.motion.remember(region)
         self._last_detected_index = frame.index
         self.counters.detected += 1
         try:
             with self._timed("detect"):
-                found = self.detector.detect(frame.image)  # the strategy crops to the roi
+                # The strategy crops to the roi; regions, when planned, replace its views.
+                found = self.detector.detect(frame.image) if regions is None else self.detector.detect(frame.image, regions)
         except Exception as error:  # one bad frame must not stop the camera
             self.errors.report("detector", frame.index, error)
             return None
         return self._filter(found)
+
+    def _uses_regions(self, image: np.ndarray) -> bool:
+        return isinstance(self.detector, MultiViewDetector) and self.detector.uses_regions(image.shape[1], image.shape[0])
+
+    def _motion_regions(self, frame: Frame, mask: np.ndarray | None, bounds: Rect) -> list[Rect]:
+        """Detector regions around what moved (``mask``, None if nothing did) and the moving tracks."""
+        strategy = self.cfg.detector.strategy
+        h, w = frame.image.shape[:2]
+        return plan_regions(
+            mask, self.tracker.predicted_boxes(frame.index, _PARKED_SPEED_PX), frame_w=w, frame_h=h, bounds=bounds,
+            size=strategy.tile_size, overlap=strategy.tile_overlap, track_growth=strategy.region_track_growth,
+        )
 
     def _detection_due(self, frame: Frame) -> bool:
         every = self.cfg.detector.detect_every_n_frames

@@ -29,7 +29,7 @@ from edge_alpr.types import Detections
 
 #: A rectangle of frame pixels: x1, y1, x2, y2 with x2/y2 exclusive, as in ``image[y1:y2, x1:x2]``.
 Rect = tuple[int, int, int, int]
-ViewKind = Literal["whole", "roi", "tile"]
+ViewKind = Literal["whole", "roi", "tile", "region"]
 
 # Sides of a box, in the order of the ``cut`` columns.
 LEFT, TOP, RIGHT, BOTTOM = range(4)
@@ -138,8 +138,26 @@ class ViewTiming:
     boxes: int  # boxes the detector returned for this view, before merging
 
 
-def plan_views(config: StrategyConfig, frame_w: int, frame_h: int) -> list[View]:
-    """The views ``config`` asks for on a ``frame_w`` x ``frame_h`` frame, whole view first."""
+def choose_mode(config: StrategyConfig, frame_w: int, frame_h: int, input_size: int, min_plate_px: float) -> str:
+    """The mode ``config`` means on this frame size: ``auto`` becomes one view of the frame (or of
+    the roi's bounding box: ``whole`` / ``roi``) when a plate ``min_plate_px`` wide is still
+    ``auto_min_model_px`` wide once that view is shrunk to the ``input_size`` px detector input,
+    else ``motion`` (regions where things move; tiles when no regions are given)."""
+    if config.mode != "auto":
+        return config.mode
+    x1, y1, x2, y2 = roi_bounds(config.roi, frame_w, frame_h) if config.roi is not None else (0, 0, frame_w, frame_h)
+    shrink = min(1.0, input_size / max(x2 - x1, y2 - y1))
+    if min_plate_px * shrink >= config.auto_min_model_px:
+        return "whole" if config.roi is None else "roi"
+    return "motion"
+
+
+def plan_views(config: StrategyConfig, frame_w: int, frame_h: int, mode: str | None = None) -> list[View]:
+    """The views ``config`` (in ``mode``, default its own) asks for on a ``frame_w`` x ``frame_h``
+    frame, whole view first. ``motion`` without regions (a still image) is ``tiles``."""
+    mode = mode or config.mode
+    if mode == "auto":
+        raise ValueError("plan_views needs the mode auto stands for on this frame: see choose_mode")
     whole = View("whole", (0, 0, frame_w, frame_h))
     region = roi_bounds(config.roi, frame_w, frame_h) if config.roi is not None else whole.rect
 
@@ -148,11 +166,11 @@ def plan_views(config: StrategyConfig, frame_w: int, frame_h: int) -> list[View]
         grid = tile_grid(x1 - x0, y1 - y0, config.tile_size, config.tile_overlap)
         return [View("tile", (x0 + a, y0 + b, x0 + c, y0 + d)) for a, b, c, d in grid]
 
-    if config.mode == "whole":
+    if mode == "whole":
         return [whole]
-    if config.mode == "roi":
+    if mode == "roi":
         return [View("roi", region)]
-    if config.mode == "tiles":
+    if mode in ("tiles", "motion"):
         return tiles()
     far = tiles() if config.far == "tiles" else [View("roi", region)]
     # A far view identical to the whole frame (a small frame, one tile) would only repeat it.
@@ -300,33 +318,53 @@ def merge_views(found: ViewBoxes, method: Literal["nms", "wbf"], iou: float, con
 
 class MultiViewDetector:
     """Runs ``detector`` on the views ``config`` asks for and merges them: the same
-    ``detect(image) -> Detections`` as ``PlateDetector``, boxes in frame pixels.
+    ``detect(image) -> Detections`` as ``PlateDetector``, boxes in frame pixels. In ``motion``
+    mode (and ``auto`` on big frames) the caller may pass the regions to look at
+    (``edge_alpr.regions``); without them it looks at tiles.
 
+    ``min_plate_px`` is the narrowest plate wanted (``detector.min_plate_width_px``): ``auto``
+    picks the whole frame only where such a plate survives the shrink to the detector input.
     ``last_timings`` holds each view's detector time in the last call and ``last_merge_ms`` the
     merge's, for the bench and the service's latency figures. Not thread-safe (one loop calls it).
     """
 
-    def __init__(self, detector: ViewDetector, config: StrategyConfig) -> None:
+    def __init__(self, detector: ViewDetector, config: StrategyConfig, min_plate_px: float = 32.0) -> None:
         self.detector = detector
         self.config = config
+        self.min_plate_px = min_plate_px
+        self.input_size = int(getattr(detector, "input_size", 320))
+        self.model_info = getattr(detector, "model_info", {})
         self.last_timings: tuple[ViewTiming, ...] = ()
         self.last_merge_ms = 0.0
         self._views_for_size: dict[tuple[int, int], list[View]] = {}
 
+    def mode(self, frame_w: int, frame_h: int) -> str:
+        """The mode used on frames of this size (``auto`` resolved)."""
+        return choose_mode(self.config, frame_w, frame_h, self.input_size, self.min_plate_px)
+
+    def uses_regions(self, frame_w: int, frame_h: int) -> bool:
+        """True when frames of this size are looked at in motion regions (given by the caller)."""
+        return self.mode(frame_w, frame_h) == "motion"
+
     def views(self, frame_w: int, frame_h: int) -> list[View]:
-        """The views of a frame of this size (planned once per size)."""
+        """The views of a frame of this size when no regions are given (planned once per size)."""
         key = (frame_w, frame_h)
         if key not in self._views_for_size:
-            self._views_for_size[key] = plan_views(self.config, frame_w, frame_h)
+            self._views_for_size[key] = plan_views(self.config, frame_w, frame_h, self.mode(frame_w, frame_h))
         return self._views_for_size[key]
 
-    def detect(self, image_bgr: np.ndarray) -> Detections:
-        """Plates in ``image_bgr`` (H, W, 3), merged across views, whose centre is in the roi."""
+    def detect(self, image_bgr: np.ndarray, regions: Sequence[Rect] | None = None) -> Detections:
+        """Plates in ``image_bgr`` (H, W, 3), merged across views, whose centre is in the roi.
+        ``regions`` (frame pixels) replace the views where this frame size uses regions; an empty
+        list there means nothing to look at: no detector run, no plate."""
         if image_bgr is None or image_bgr.ndim != 3:
             shape = None if image_bgr is None else image_bgr.shape
             raise ValueError(f"expected a BGR image of shape (H, W, 3), got {shape}")
         frame_h, frame_w = image_bgr.shape[:2]
-        views = self.views(frame_w, frame_h)
+        if regions is not None and self.uses_regions(frame_w, frame_h):
+            views = [View("region", tuple(int(v) for v in r)) for r in regions]  # type: ignore[misc]
+        else:
+            views = self.views(frame_w, frame_h)
         parts, timings = [], []
         for index, view in enumerate(views):
             x1, y1, x2, y2 = view.rect

@@ -140,6 +140,17 @@ class Tracker:
     def active_ids(self) -> list[int]:
         return [track.track_id for track in self._tracks if track.confirmed]
 
+    def predicted_boxes(self, frame_index: int, min_speed_px: float = 0.0) -> np.ndarray:
+        """(N, 4) boxes where the live tracks should be at ``frame_index``: every tentative track,
+        and the confirmed ones whose box moves at least ``min_speed_px`` per frame (any edge), so
+        a parked vehicle's track is left to end instead of keeping the detector busy."""
+        boxes = [
+            track.predicted_box(frame_index)
+            for track in self._tracks
+            if not track.confirmed or float(np.abs(track.velocity).max()) >= min_speed_px
+        ]
+        return np.asarray(boxes, np.float32).reshape(-1, 4)
+
     def _associate(self, detections: Detections, frame_index: int) -> dict[int, _Track]:
         """Detection index -> the track it continues, for confident then low-score detections."""
         high = np.flatnonzero(detections.scores >= self.high_score_threshold)

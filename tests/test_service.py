@@ -525,7 +525,8 @@ def test_tiling_strategy_wraps_the_detector_for_run_detect_and_eval(street_video
     from edge_alpr.tiling import MultiViewDetector
 
     plain = BrightBoxDetector()
-    assert with_strategy(plain, config(street_video)) is plain
+    assert with_strategy(plain, config(street_video, detector={"strategy": {"mode": "whole"}})) is plain
+    assert isinstance(with_strategy(plain, config(street_video)), MultiViewDetector)  # auto picks per frame size
     tiled = with_strategy(plain, config(street_video, detector={"strategy": {"mode": "tiles", "tile_size": 160}}))
     assert isinstance(tiled, MultiViewDetector)
     frame = np.zeros((H, W, 3), np.uint8)

@@ -198,7 +198,7 @@ def test_cut_sides_marks_only_view_edges_inside_the_frame(box, view, expected):
         ({"mode": "two_scale", "far": "roi"}, "far 'roi' needs a roi"),
         ({"tile_overlap": 0.6}, "less than or equal to 0.5"),
         ({"tile_size": 32}, "greater than or equal to 64"),
-        ({"mode": "everything"}, "'whole', 'roi', 'tiles' or 'two_scale'"),
+        ({"mode": "everything"}, "'auto', 'whole', 'roi', 'tiles', 'two_scale' or 'motion'"),
         ({"tile_sise": 640}, "Extra inputs are not permitted"),
     ],
 )

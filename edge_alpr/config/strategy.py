@@ -1,11 +1,13 @@
 """How the detector looks at a frame: the whole frame at once, a fixed region at native
-resolution, overlapping tiles, or the whole frame plus one of those (``two_scale``).
+resolution, overlapping tiles, the whole frame plus one of those (``two_scale``), the regions
+where something moves (``motion``), or whichever of these suits the frame size (``auto``).
 
 The detector letterboxes each view to its square input (typically 320 px), so a 1920 px frame
 seen whole is shrunk six times and a plate 3 % of the frame wide becomes 10 px: too small to
 find. Cropping (``roi``) or tiling (``tiles``) shows the detector fewer source pixels per view,
 at the price of one detector run per view. ``edge_alpr.tiling.MultiViewDetector`` runs the
-views and merges their boxes; ``edge_alpr/bench/strategies.py`` measures what each mode costs and finds.
+views and merges their boxes; ``edge_alpr/regions.py`` plans the motion regions;
+``python -m edge_alpr.bench.strategies`` measures what each mode costs and finds.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edge_alpr.config.base import StrictModel
 
-StrategyMode = Literal["whole", "roi", "tiles", "two_scale"]
+StrategyMode = Literal["auto", "whole", "roi", "tiles", "two_scale", "motion"]
 
 #: A polygon vertex in frame pixels; the bound makes errors name the path ``roi[2][0]``.
 Coordinate = Annotated[int, Field(ge=0, le=100_000)]
@@ -34,8 +36,13 @@ class StrategyConfig(StrictModel):
     """Which views of a frame the detector runs on, and how their boxes are merged."""
 
     mode: StrategyMode = Field(
-        "whole",
-        description="'whole': one detector run on the whole frame, cheapest, but plates narrower than "
+        "auto",
+        description="'auto': 'whole' on frames small enough that a plate of detector.min_plate_width_px "
+        "is still auto_min_model_px wide in the detector input, else 'motion' in the daemon and 'tiles' "
+        "on still images. 'motion': one run per region of tile_size px around what moved since the last "
+        "detected frame and around the live tracks, at native resolution; nothing moving costs no run; "
+        "without motion gating (or on a still image) it is 'tiles'. "
+        "'whole': one detector run on the whole frame, cheapest, but plates narrower than "
         "about 3 % of the frame width are missed on big frames. 'roi': one run on the bounding box of "
         "'roi' (needs roi); a region no larger than the detector input sees plates at native resolution. "
         "'tiles': one run per overlapping tile of tile_size px over the roi's bounding box (or the "
@@ -52,7 +59,7 @@ class StrategyConfig(StrictModel):
     )
     tile_size: int = Field(
         640, ge=64, le=8192,
-        description="Source-frame pixels each (square) tile covers. Smaller tiles show plates bigger to the "
+        description="Source-frame pixels each (square) tile or motion region covers. Smaller tiles show plates bigger to the "
         "detector (a 640 px tile on a 320 px model halves them) but need more tiles, each a detector run; "
         "tiles below the model input size only upscale and add runs. Frames no bigger than this are one tile.",
     )
@@ -87,6 +94,19 @@ class StrategyConfig(StrictModel):
         "(a tile or roi border, not the frame border) is treated as possibly cut by that edge. Larger "
         "catches fragments whose box stops a little short of the edge, but also treats more whole "
         "plates near tile edges as fragments (they then lose to another view's box of the same plate).",
+    )
+    auto_min_model_px: float = Field(
+        12.0, ge=1.0, le=200.0,
+        description="auto only: the narrowest plate (detector.min_plate_width_px) must be at least this many "
+        "detector-input pixels wide for the whole frame to be enough; the detector finds few plates "
+        "narrower than ~10 input pixels. Lower keeps 'whole' on bigger frames (cheaper, misses small plates); "
+        "higher switches to regions or tiles sooner.",
+    )
+    region_track_growth: float = Field(
+        2.0, ge=1.0, le=10.0,
+        description="motion (and auto on big frames): each live track's predicted plate box is grown this many "
+        "times its width and height before it becomes a region, so a plate that sped up is still inside. "
+        "Larger is safer for fast plates; a region is tile_size wide anyway, so it rarely costs a run.",
     )
     far: Literal["tiles", "roi"] = Field(
         "tiles",
