@@ -53,11 +53,20 @@ def test_a_box_within_two_pixels_passes_and_is_reported(tmp_path):
 
 
 def test_a_box_further_apart_fails_naming_image_and_distance(tmp_path):
-    events = copy.deepcopy(EVENTS)
-    events[1]["box"][0] += 2.5
-    result = pi_compare.compare_dirs(write_side(tmp_path / "x86"), write_side(tmp_path / "arm", events=events), "a72")
+    detect = copy.deepcopy(DETECT)
+    detect[0]["plates"][0]["box"][0] += 2.5
+    result = pi_compare.compare_dirs(write_side(tmp_path / "x86"), write_side(tmp_path / "arm", detect=detect), "a72")
     assert len(result.diffs) == 1
-    assert "run event 22BH1234AA" in result.diffs[0] and "2.5 px apart" in result.diffs[0]
+    assert "still_0.png" in result.diffs[0] and "2.5 px apart" in result.diffs[0]
+
+
+def test_an_event_from_another_best_frame_is_shown_but_same_plates_pass(tmp_path):
+    events = copy.deepcopy(EVENTS)
+    events[1]["box"][0] += 150
+    events[1]["reads"] += 1
+    result = pi_compare.compare_dirs(write_side(tmp_path / "x86"), write_side(tmp_path / "arm", events=events), "a72")
+    assert result.diffs == []
+    assert len(result.notes) == 1 and "run event 22BH1234AA" in result.notes[0]
 
 
 def test_other_texts_formats_and_missing_events_are_differences(tmp_path):
