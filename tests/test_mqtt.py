@@ -365,7 +365,7 @@ def test_home_assistant_discovery_is_retained_and_republished_when_ha_comes_onli
     for message in first:
         body = json.loads(message.payload)
         assert body["availability_topic"] == AVAILABILITY_TOPIC
-        assert body["state_topic"] in (PLATE_TOPIC, STATUS_TOPIC)
+        assert body["state_topic"] in (PLATE_TOPIC, STATUS_TOPIC, f"edge-alpr/{CAMERA}/alert")
         assert body["unique_id"].startswith("edge_alpr_cam1_")
         assert all(part.replace("_", "").replace("-", "").isalnum() for part in message.topic.split("/"))
 

@@ -120,6 +120,12 @@ class HomeAssistantConfig(StrictModel):
         "it makes HA create a new device; the old one stays until deleted in HA.",
     )
 
+    alert_off_delay_s: int = Field(
+        30, ge=1, le=86400,
+        description="Seconds the 'Watchlist alert active' binary sensor stays on after an alert. Longer keeps "
+        "it visible on a dashboard; shorter lets an automation see two alerts close together as two.",
+    )
+
     @field_validator("discovery_prefix")
     @classmethod
     def _valid_prefix(cls, value: str) -> str:
