@@ -33,7 +33,7 @@ def test_frames_of_one_vehicle_share_a_split_and_every_image_has_one_split():
             labels[_key(image, 50)] = KeptLabel("", "unreadable", "one")
     out = assign_splits(labels, "in_odisha_traffic", val_fraction=0.3)
     by_text = {}
-    for (image, _), label in out.items():
+    for _, label in out.items():
         if label.text:
             by_text.setdefault(label.text, set()).add(label.split)
     assert all(len(s) == 1 for s in by_text.values())
