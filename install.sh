@@ -8,7 +8,8 @@
 #   sudo ./install.sh --uninstall --instance NAME   stop and disable that camera only
 #
 # Layout: code and venv in /opt/edge-alpr, models in /opt/edge-alpr/models, config in
-# /etc/edge-alpr/config.yaml (written once, kept on upgrades), state (MQTT spool, crops) in
+# /etc/edge-alpr/config.yaml (written once, kept on upgrades), example watchlists in
+# /etc/edge-alpr/lists/ (each written once, kept on upgrades), state (MQTT spool, crops) in
 # /var/lib/edge-alpr, plate logs in /var/log/edge-alpr. An instance NAME has its config in
 # /etc/edge-alpr/NAME.yaml (camera_id NAME), state in /var/lib/edge-alpr/NAME and logs in
 # /var/log/edge-alpr/NAME; code, venv, models and the user are shared.
@@ -262,6 +263,25 @@ install_config() {
     fi
 }
 
+# The example watchlists (config/lists/*.csv) into /etc/edge-alpr/lists/, where the example
+# configs look for them. Each is copied only when absent: installers edit them into the site's
+# own lists, which an upgrade must never replace. OWNER:GROUP is for the tests.
+install_lists() {
+    local dest="${1:-$CONF_DIR/lists}" owner="${2:-root:$SERVICE_USER}" list target
+    run install -d -m 750 -o "${owner%%:*}" -g "${owner##*:}" "$dest"
+    for list in "$SRC"/config/lists/*.csv; do
+        [[ -f "$list" ]] || continue
+        target="$dest/$(basename "$list")"
+        if [[ -e "$target" ]]; then
+            say "keeping the existing list $target"
+        else
+            say "writing the example list $target"
+            # Plates are personal data: readable by the service, not by everyone.
+            run install -m 640 -o "${owner%%:*}" -g "${owner##*:}" "$list" "$target"
+        fi
+    done
+}
+
 install_dirs() {
     run install -d -m 750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR" "$LOG_DIR"
 }
@@ -300,6 +320,7 @@ do_install() {
     install_models
     install_dirs
     install_config
+    install_lists
     install_unit
     say "edge-alpr is installed. Edit $CONF, then: systemctl restart $SERVICE"
 }
@@ -315,7 +336,7 @@ uninstall_instance() {
             run systemctl disable "$SERVICE" || true
         fi
     fi
-    say "$SERVICE is stopped and disabled. Kept: $CONF, $STATE_DIR and $LOG_DIR."
+    say "$SERVICE is stopped and disabled. Kept: $CONF, the watchlists in $CONF_DIR/lists, $STATE_DIR and $LOG_DIR."
 }
 
 # Every enabled camera instance, for a full uninstall.
@@ -363,7 +384,7 @@ do_uninstall() {
     if id -u "$SERVICE_USER" >/dev/null 2>&1; then
         run userdel "$SERVICE_USER"
     fi
-    say "kept: $LOG_DIR (plate logs), $STATE_DIR (MQTT spool, crops) and $CONF_DIR (config)."
+    say "kept: $LOG_DIR (plate logs), $STATE_DIR (MQTT spool, crops) and $CONF_DIR (config, watchlists in $CONF_DIR/lists)."
     say "remove them by hand if they are no longer needed: rm -rf $LOG_DIR $STATE_DIR $CONF_DIR"
 }
 

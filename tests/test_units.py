@@ -133,3 +133,51 @@ def test_a_bad_instance_name_is_refused_before_anything_is_done(args, message):
     assert result.returncode != 0
     assert message in result.stderr
     assert "+ " not in result.stdout
+
+
+EXAMPLE_LISTS = sorted((REPO / "config" / "lists").glob("*.csv"))
+
+
+def install_lists(dest: Path) -> subprocess.CompletedProcess:
+    """install.sh's install_lists into ``dest``, for real, owned by whoever runs the tests."""
+    owner = subprocess.run(["bash", "-c", 'echo "$(id -un):$(id -gn)"'], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    return subprocess.run(["bash", "-c", 'source "$1"; install_lists "$2" "$3"', "test", str(REPO / "install.sh"),
+                           str(dest), owner], capture_output=True, text=True, check=True, timeout=30)
+
+
+def test_the_example_watchlists_are_copied_once_and_never_overwritten(tmp_path):
+    assert {path.name for path in EXAMPLE_LISTS} >= {"hotlist.csv", "residents.csv", "staff.csv"}
+    dest = tmp_path / "lists"
+    install_lists(dest)
+    for example in EXAMPLE_LISTS:
+        copied = dest / example.name
+        assert copied.read_bytes() == example.read_bytes()
+        assert copied.stat().st_mode & 0o777 == 0o640  # plates are personal data
+    # The site edits one list and deletes another; the next install (an upgrade) keeps the edit
+    # and puts back only the missing example.
+    edited, deleted = dest / "residents.csv", dest / "staff.csv"
+    edited.write_text("plate,label\nKA09ZZ0001,Flat 40\n")
+    deleted.unlink()
+    result = install_lists(dest)
+    assert edited.read_text() == "plate,label\nKA09ZZ0001,Flat 40\n"
+    assert f"keeping the existing list {edited}" in result.stdout
+    assert deleted.read_bytes() == (REPO / "config" / "lists" / "staff.csv").read_bytes()
+
+
+@pytest.mark.parametrize("args", [(), ("--instance", "gate-north")])
+def test_install_puts_the_example_watchlists_where_the_example_configs_read_them(args):
+    out = run_install(*args).stdout
+    access_control = (REPO / "config" / "access-control.yaml").read_text()
+    for example in EXAMPLE_LISTS:
+        target = f"/etc/edge-alpr/lists/{example.name}"
+        assert target in access_control
+        assert (f"{example} {target}" in out) != (f"keeping the existing list {target}" in out), out
+
+
+@pytest.mark.parametrize("args", [(), ("--instance", "gate-north")])
+def test_uninstall_keeps_the_watchlists_as_it_keeps_the_config(args):
+    result = run_install("--uninstall", *args)
+    assert result.returncode == 0, result.stderr
+    assert "/etc/edge-alpr/lists" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("+ rm") and "/etc/edge-alpr" in line]
