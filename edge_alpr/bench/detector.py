@@ -57,9 +57,9 @@ class DetectorReport:
 
 def detector_validation_photos(datasets_dir: Path) -> list[Path]:
     """The photos the detector was validated on (never trained on), in a fixed order."""
-    from edge_alpr.datasets.manifest import load_manifest
     from edge_alpr.training.detector_data import (  # no torch needed
         DETECTOR_SETS,
+        detector_rows,
         is_val,
         reader_val_texts,
     )
@@ -69,7 +69,7 @@ def detector_validation_photos(datasets_dir: Path) -> list[Path]:
     for name in DETECTOR_SETS:
         manifest = datasets_dir / name / "manifest.jsonl"
         if manifest.is_file():
-            paths += [row.image for row in load_manifest(manifest) if is_val(row, name, held_out)]
+            paths += [row.image for row in detector_rows(datasets_dir, name) if is_val(row, name, held_out)]
     return paths
 
 

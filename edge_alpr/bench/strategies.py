@@ -35,11 +35,10 @@ import cv2
 import numpy as np
 
 from edge_alpr.config.strategy import StrategyConfig
-from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.errors import EdgeAlprError
 from edge_alpr.evaluation.metrics import latency_summary, match_boxes
 from edge_alpr.tiling import MultiViewDetector, ViewDetector, centres_inside
-from edge_alpr.training.detector_data import DETECTOR_SETS, is_val, reader_val_texts
+from edge_alpr.training.detector_data import DETECTOR_SETS, detector_rows, is_val, reader_val_texts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,7 +121,7 @@ def validation_photos(datasets_dir: Path) -> list[Photo]:
         manifest = datasets_dir / name / "manifest.jsonl"
         if not manifest.is_file():
             continue
-        for row in load_manifest(manifest):
+        for row in detector_rows(datasets_dir, name):
             if is_val(row, name, held_out):
                 boxes = np.array([p.box for p in row.plates], np.float32).reshape(-1, 4)
                 photos.append(Photo(row.image, boxes))

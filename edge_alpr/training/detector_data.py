@@ -12,19 +12,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_alpr.datasets.kept import apply_kept
 from edge_alpr.datasets.manifest import ManifestRow, load_manifest
 from edge_alpr.detector import PAD_VALUE, letterbox
 
 log = logging.getLogger(__name__)
 
 #: Detector datasets under ../shared/datasets and how their validation split is chosen.
-DETECTOR_SETS = ("openlpr", "openalpr_us", "openalpr_br", "in_olx_scenes")
+DETECTOR_SETS = ("openlpr", "openalpr_us", "openalpr_br", "in_olx_scenes", "in_twowheelers", "in_odisha_traffic")
+#: Training repeats for the small sets of two-wheelers, autos and trucks (two-line and square
+#: plates), which would otherwise be ~5 % of the photos beside openlpr's cars.
+SET_REPEAT = {"in_twowheelers": 3, "in_odisha_traffic": 3}
 VAL_FRACTION = 0.2
 MAX_SIDE = 800  # photos are kept in memory at most this large
 
 
 def is_val(row: ManifestRow, dataset: str, held_out_texts: frozenset[str] = frozenset()) -> bool:
-    """The fixed validation split: openlpr's own, else a stable 20 % by file-name hash. Plates
+    """The fixed validation split: the manifest's own (openlpr) or the one the project's kept
+    labels fix per source image (``datasets.kept``), else a stable 20 % by file-name hash. Plates
     whose text is in the reader's validation crops are held out too, so neither model trains on
     a plate the other is validated on."""
     if row.split in ("train", "val"):
@@ -41,6 +46,12 @@ def reader_val_texts(datasets_dir: Path) -> frozenset[str]:
         return frozenset()
     rows = [json.loads(line) for line in labels.read_text().splitlines() if line.strip()]
     return frozenset(r["text"] for r in rows if r.get("split") == "val" and r.get("text"))
+
+
+def detector_rows(datasets_dir: Path, name: str) -> list[ManifestRow]:
+    """A detector set's manifest rows with the project's kept labels applied (their split above all)."""
+    manifest = datasets_dir / name / "manifest.jsonl"
+    return apply_kept(load_manifest(manifest), manifest)
 
 
 @dataclass
@@ -63,7 +74,7 @@ def load_split(datasets_dir: Path, extra: list[tuple[Path, float]] = ()) -> tupl
             log.warning("%s missing, skipped", manifest)
             continue
         c = counts.setdefault(name, {"train": 0, "val": 0})
-        for row in load_manifest(manifest):
+        for row in apply_kept(load_manifest(manifest), manifest):
             image = cv2.imread(str(row.image))
             if image is None:
                 log.warning("%s: unreadable image, skipped", row.image)
@@ -78,7 +89,7 @@ def load_split(datasets_dir: Path, extra: list[tuple[Path, float]] = ()) -> tupl
                 val.append(sample)
                 c["val"] += 1
             else:
-                repeat = max(1, round(weight))
+                repeat = max(1, round(weight)) * SET_REPEAT.get(name, 1)
                 train.extend([sample] * repeat)
                 c["train"] += repeat
     return _drop_val_duplicates(train, val, counts), val, counts
