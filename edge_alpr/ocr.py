@@ -3,7 +3,7 @@ confidence and the plate format.
 
 Backends share one interface (``PlateReader.read``): the project's own int8 CTC recognizer
 (default) and PP-OCRv4 from the ``rapidocr-onnxruntime`` wheel (optional extra ``rapidocr``),
-both decoded with the same grammar-constrained CTC search (``plates.decode_ctc``).
+both decoded with the same grammar-constrained CTC search (``ctc.decode_ctc``).
 """
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
+from edge_alpr.ctc import Decoded, decode_ctc
 from edge_alpr.errors import ModelError
-from edge_alpr.plates import Decoded, decode_ctc, parse
+from edge_alpr.plates import parse
 from edge_alpr.runtime import TFLiteModel, load_model_card, model_card_path
 from edge_alpr.types import ALPHABET, PlateRead
 

@@ -92,9 +92,9 @@ def ctc_loss(logits: torch.Tensor, targets, lengths) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_float(model, crops: list[Crop]) -> dict:
+    from edge_alpr.ctc import decode_ctc
     from edge_alpr.evaluation.metrics import PlateTextAccumulator
     from edge_alpr.ocr import preprocess
-    from edge_alpr.plates import decode_ctc
 
     model.eval()
     acc = PlateTextAccumulator()
@@ -153,8 +153,8 @@ def reliability(pairs: list[tuple[float, bool]]) -> list[dict]:
 def fit_calibration(model_path: Path, crops: list[Crop]) -> dict:
     """Platt scaling of (log sequence probability, log weakest character) -> P(plate right),
     fitted on held-out real crops the model never trained on."""
+    from edge_alpr.ctc import decode_ctc
     from edge_alpr.ocr import Calibration, EdgePlateReader
-    from edge_alpr.plates import decode_ctc
 
     reader = EdgePlateReader(model_path, num_threads=1, min_confidence=0.0)
     feats, labels = [], []
