@@ -28,6 +28,7 @@ import numpy as np
 
 from edge_alpr.config.pipeline import SourceConfig
 from edge_alpr.errors import SourceError
+from edge_alpr.sources_opencv import OpenCVCamera
 from edge_alpr.sources_rtsp import StreamCamera
 from edge_alpr.types import Frame
 
@@ -208,14 +209,13 @@ class Camera(Protocol):
     def describe(self) -> str: ...
 
 
-class V4L2Camera:
+class V4L2Camera(OpenCVCamera):
     """A V4L2/USB camera through OpenCV."""
 
     def __init__(self, uri: str, width: int | None, height: int | None, fps: float | None) -> None:
         self.uri = uri
         self.device = uri if uri.startswith("/") else f"/dev/video{uri}"
         self.width, self.height, self.fps = width, height, fps
-        self._capture: cv2.VideoCapture | None = None
 
     def describe(self) -> str:
         return f"camera {self.device}"
@@ -240,17 +240,6 @@ class V4L2Camera:
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         if self.fps:
             capture.set(cv2.CAP_PROP_FPS, self.fps)
-
-    def grab(self) -> np.ndarray | None:
-        if self._capture is None:
-            return None
-        ok, image = self._capture.read()
-        return image if ok else None
-
-    def release(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
-            self._capture = None
 
 
 class Picamera2Camera:

@@ -28,9 +28,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import cv2
-import numpy as np
 
 from edge_alpr.errors import SourceError
+from edge_alpr.sources_opencv import OpenCVCamera
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +72,13 @@ def _ffmpeg_options(options: dict[str, str]) -> Iterator[None]:
                 os.environ[_OPTIONS_ENV] = previous
 
 
-class StreamCamera:
+class StreamCamera(OpenCVCamera):
     """An RTSP/RTSPS/HTTP(S) stream through OpenCV's FFmpeg backend."""
 
     def __init__(self, uri: str, *, transport: str = "tcp", timeout_s: float = 10.0) -> None:
         self.uri = uri
         self.transport = transport
         self.timeout_s = timeout_s
-        self._capture: cv2.VideoCapture | None = None
 
     @property
     def is_rtsp(self) -> bool:
@@ -100,17 +99,6 @@ class StreamCamera:
         # Keep the decoder's own queue short: the capture thread already keeps the newest frame.
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self._capture = capture
-
-    def grab(self) -> np.ndarray | None:
-        if self._capture is None:
-            return None
-        ok, image = self._capture.read()
-        return image if ok else None
-
-    def release(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
-            self._capture = None
 
 
 def diagnose(url: str, transport: str = "tcp", timeout_s: float = _DIAGNOSE_TIMEOUT_S) -> str:
