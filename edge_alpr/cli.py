@@ -295,6 +295,15 @@ def cmd_version(args: argparse.Namespace) -> int:
 # --- commands that live in other modules ------------------------------------------------------
 
 
+def parse_or_status(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace | int:
+    """A subcommand's arguments, or the exit status when argparse has already answered (``--help``,
+    or a usage error it printed): the lazy commands' ``main(argv)`` returns a status, never exits."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
 def _run_lazy(command: str, argv: list[str]) -> int:
     module_name, _ = LAZY_COMMANDS[command]
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from edge_alpr.cli import parse_or_status
 from edge_alpr.errors import EdgeAlprError
 
 
@@ -46,10 +47,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # --help, or a usage error argparse has already printed
-        return int(exc.code or 0)
+    args = parse_or_status(_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         return _run_import(args) if args.command == "import" else _run_check(args)
     except EdgeAlprError as exc:

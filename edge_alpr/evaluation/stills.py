@@ -34,6 +34,7 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
+from edge_alpr.cli import parse_or_status
 from edge_alpr.config import AppConfig, load_config
 from edge_alpr.datasets.kept import apply_kept
 from edge_alpr.datasets.manifest import ManifestRow, PlateBox, load_manifest, normalise_plate_text
@@ -600,10 +601,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # --help, or a usage error argparse has already printed
-        return int(exc.code or 0)
+    args = parse_or_status(_parser(), argv)
+    if isinstance(args, int):
+        return args
     if args.limit is not None and args.limit < 1:
         print(f"error: --limit must be at least 1, got {args.limit}", file=sys.stderr)
         return 2

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_alpr.cli import parse_or_status
 from edge_alpr.config import AppConfig
 from edge_alpr.datasets.manifest import normalise_plate_text
 from edge_alpr.errors import EdgeAlprError, InputError
@@ -306,10 +307,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # --help, or a usage error argparse has already printed
-        return int(exc.code or 0)
+    args = parse_or_status(_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         truth = load_truth(args.truth or args.video.with_suffix(".json"))
         cfg = config_from_args(args)
