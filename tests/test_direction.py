@@ -8,6 +8,7 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+from videos import read_frames
 
 from edge_alpr import plates
 from edge_alpr.config import AppConfig
@@ -186,15 +187,7 @@ def generated_pass(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("direction") / "pass.mp4"
     make_video(path, seed=11, plates=["KA05MN4821"], kinds=["car"], size=(WIDTH, HEIGHT), fps=15.0)
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
-    return frames
+    return read_frames(path)
 
 
 @pytest.mark.parametrize(("backwards", "direction"), [(False, "approaching"), (True, "receding")])

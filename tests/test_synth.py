@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from videos import read_frames
 
 from edge_alpr import plates
 from edge_alpr.synth import degrade, fonts, paste, render
@@ -338,21 +339,9 @@ def small_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, scenes.
     return path, truth
 
 
-def _read_frames(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
-
-
 def test_video_reopens_with_the_right_frames_and_size(small_video) -> None:
     path, truth = small_video
-    frames = _read_frames(path)
+    frames = read_frames(path)
     assert len(frames) == truth.frames
     assert {f.shape for f in frames} == {(360, 640, 3)}
     assert truth.size == (640, 360) and truth.fps == 10 and truth.video == "scene.mp4"
@@ -384,7 +373,7 @@ def test_truth_boxes_show_the_plate(small_video) -> None:
     """Inside a truth box the frame has the dense vertical strokes of characters, much more
     than in the ring of vehicle body around it: the box sits on the plate."""
     path, truth = small_video
-    frames = _read_frames(path)
+    frames = read_frames(path)
     for vehicle in truth.vehicles:
         frame_index, box = max(vehicle.boxes.items(), key=lambda fb: fb[1][2] - fb[1][0])
         x1, y1, x2, y2 = (int(round(v)) for v in box)
@@ -411,7 +400,7 @@ def test_same_seed_same_video(tmp_path: Path) -> None:
     a = scenes.make_video(tmp_path / "a.mp4", **kwargs)
     b = scenes.make_video(tmp_path / "b.mp4", **kwargs)
     assert a.to_json() | {"video": ""} == b.to_json() | {"video": ""}
-    frames_a, frames_b = _read_frames(tmp_path / "a.mp4"), _read_frames(tmp_path / "b.mp4")
+    frames_a, frames_b = read_frames(tmp_path / "a.mp4"), read_frames(tmp_path / "b.mp4")
     assert all(np.array_equal(x, y) for x, y in zip(frames_a, frames_b))
     c = scenes.make_video(tmp_path / "c.mp4", **{**kwargs, "seed": 6})
     assert [v.plate for v in c.vehicles] != [v.plate for v in a.vehicles]
@@ -454,7 +443,7 @@ def test_cli_writes_video_and_truth(tmp_path: Path) -> None:
     code = scenes.main([str(out), "--seed", "2", "--vehicles", "2", "--size", "320x180", "--fps", "8"])
     assert code == 0
     truth = scenes.VideoTruth.load(out.with_suffix(".json"))
-    assert len(_read_frames(out)) == truth.frames and len(truth.vehicles) == 2
+    assert len(read_frames(out)) == truth.frames and len(truth.vehicles) == 2
 
 
 def test_cli_rejects_a_bad_size(capsys: pytest.CaptureFixture) -> None:

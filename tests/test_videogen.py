@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from videos import read_frames
 
 from edge_alpr.evaluation import videogen
 from edge_alpr.evaluation.videogen import PhotoRef, PlatePhoto, choose_photos, make_real_video
@@ -40,18 +41,6 @@ def video(tmp_path_factory) -> tuple[Path, VideoTruth]:
     return path, _make(path)
 
 
-def _frames(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
-    return frames
-
-
 def test_truth_describes_every_vehicle_in_order(video):
     path, truth = video
     assert truth.video == path.name and truth.size == SIZE and truth.fps == FPS
@@ -64,7 +53,7 @@ def test_truth_describes_every_vehicle_in_order(video):
 
 def test_frame_count_matches_the_video(video):
     path, truth = video
-    assert len(_frames(path)) == truth.frames
+    assert len(read_frames(path)) == truth.frames
 
 
 def test_boxes_lie_inside_the_frame(video):
@@ -90,7 +79,7 @@ def test_plates_grow_as_vehicles_approach(video):
 
 def test_boxes_sit_on_the_plate_in_the_decoded_video(video):
     path, truth = video
-    frames = _frames(path)
+    frames = read_frames(path)
     for v in truth.vehicles:
         for index in (v.last_frame, (v.first_frame + v.last_frame) // 2):
             x1, y1, x2, y2 = (int(round(c)) for c in v.boxes[index])
@@ -103,7 +92,7 @@ def test_same_seed_same_video_other_seed_another(tmp_path, video):
     path, truth = video
     again = _make(tmp_path / "again.mp4")
     assert json.dumps(again.to_json()["vehicles"]) == json.dumps(truth.to_json()["vehicles"])
-    assert np.array_equal(_frames(tmp_path / "again.mp4")[5], _frames(path)[5])
+    assert np.array_equal(read_frames(tmp_path / "again.mp4")[5], read_frames(path)[5])
     other = _make(tmp_path / "other.mp4", seed=1)
     assert json.dumps(other.to_json()["vehicles"]) != json.dumps(truth.to_json()["vehicles"])
 
@@ -167,7 +156,7 @@ def test_cli_writes_video_and_truth(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     truth = VideoTruth.load(out / "real_val.json")
     assert sorted(v.plate for v in truth.vehicles) == ["KA01AB1234", "MH12DE5678"]
-    assert len(_frames(out / "real_val.mp4")) == truth.frames
+    assert len(read_frames(out / "real_val.mp4")) == truth.frames
 
 
 def test_cli_names_a_missing_datasets_folder(tmp_path, capsys):
