@@ -29,18 +29,12 @@ def degrade(image: np.ndarray, rng: np.random.Generator, *, strength: float = 1.
 
     if warp and chance(0.6):
         out = _perspective(out, rng, strength)
-    if chance(0.2):
-        out = _dirt(out, rng, strength)
-    if chance(0.2):
-        out = _shadow(out, rng, strength)
-    if chance(0.15):
-        out = _glare(out, rng, strength)
-    if chance(0.5):
-        out = _lighting(out, rng, strength)
-    if chance(0.12):
-        out = _night(out, rng, strength)
-    if chance(0.3):
-        out = _motion_blur(out, rng, strength)
+    # Each effect's chance at strength 1, in the order they are drawn (the order fixes what a
+    # seed gives, so reordering changes every generated set).
+    effects = ((0.2, _dirt), (0.2, _shadow), (0.15, _glare), (0.5, _lighting), (0.12, _night), (0.3, _motion_blur))
+    for p, effect in effects:
+        if chance(p):
+            out = effect(out, rng, strength)
     if chance(0.3):
         sigma = rng.uniform(0.3, 1.2) * strength * max(1.0, out.shape[0] / 60)
         out = cv2.GaussianBlur(out, (0, 0), sigma)
