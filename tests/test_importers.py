@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from edge_alpr.datasets.cli import main
-from edge_alpr.datasets.importers import _rotated_bounds, import_dataset, split_from_path
+from edge_alpr.datasets.importers import import_dataset
+from edge_alpr.datasets.importers.common import split_from_path
+from edge_alpr.datasets.importers.labelstudio import _rotated_bounds
 from edge_alpr.datasets.review import write_review_item
 from edge_alpr.errors import InputError
 
