@@ -1,5 +1,5 @@
-"""Fixtures shared by the test files: a mosquitto broker factory, a free port, the datasets,
-a PlateEvent factory."""
+"""Fixtures shared by the test files: a mosquitto broker factory, a free port, the daemons a
+test starts, the datasets, a PlateEvent factory."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -38,6 +38,16 @@ def mosquitto(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
     yield make
     for broker in brokers:
         broker.kill()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list]:
+    """The daemon processes a test starts (``test_daemon_faults.Daemon``), each killed at the
+    test's end, whatever happened."""
+    started: list = []
+    yield started
+    for daemon in started:
+        daemon.ensure_gone()
 
 
 @pytest.fixture

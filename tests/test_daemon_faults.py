@@ -178,15 +178,6 @@ class Daemon:
             self.process.wait()
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    """Daemons a test starts are killed at its end, whatever happened."""
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        daemon.ensure_gone()
-
-
 def start_daemon(daemons: list[Daemon], config: Path, models: Path, **kwargs) -> Daemon:
     daemon = Daemon(config, models, **kwargs)
     daemons.append(daemon)

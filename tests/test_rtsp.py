@@ -135,14 +135,6 @@ def rtsp_server(clip, tmp_path) -> Iterator:
         server.kill()
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        daemon.ensure_gone()
-
-
 def rtsp_daemon(daemons: list[Daemon], tmp_path: Path, url: str, env: dict[str, str] | None = None,
                 **source: object) -> Daemon:
     if not (MODELS_DIR / "plate_detector_int8.tflite").is_file():
