@@ -295,13 +295,20 @@ def cmd_version(args: argparse.Namespace) -> int:
 # --- commands that live in other modules ------------------------------------------------------
 
 
-def parse_or_status(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace | int:
-    """A subcommand's arguments, or the exit status when argparse has already answered (``--help``,
-    or a usage error it printed): the lazy commands' ``main(argv)`` returns a status, never exits."""
+def run_subcommand(parser: argparse.ArgumentParser, argv: list[str] | None,
+                   run: Callable[[argparse.Namespace], int]) -> int:
+    """A lazy command's ``main(argv)``: parse, then ``run``. It returns a status and never exits,
+    so ``edge-alpr`` and tests can call it: argparse's own exit (``--help``, or a usage error it has
+    printed) becomes that status, and an :class:`EdgeAlprError` is printed as ``error: ...``."""
     try:
-        return parser.parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    try:
+        return run(args)
+    except EdgeAlprError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 def _run_lazy(command: str, argv: list[str]) -> int:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edge_alpr.cli import parse_or_status
-from edge_alpr.errors import EdgeAlprError
+from edge_alpr.cli import run_subcommand
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,14 +46,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_or_status(_parser(), argv)
-    if isinstance(args, int):
-        return args
-    try:
-        return _run_import(args) if args.command == "import" else _run_check(args)
-    except EdgeAlprError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_subcommand(_parser(), argv, _run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return _run_import(args) if args.command == "import" else _run_check(args)
 
 
 def _run_import(args: argparse.Namespace) -> int:

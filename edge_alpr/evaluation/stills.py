@@ -34,11 +34,11 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from edge_alpr.cli import parse_or_status
+from edge_alpr.cli import run_subcommand
 from edge_alpr.config import AppConfig, load_config
 from edge_alpr.datasets.kept import apply_kept
 from edge_alpr.datasets.manifest import ManifestRow, PlateBox, load_manifest, normalise_plate_text
-from edge_alpr.errors import EdgeAlprError, InputError, ModelError
+from edge_alpr.errors import InputError, ModelError
 from edge_alpr.evaluation.metrics import (
     DetectionAccumulator,
     PlateTextAccumulator,
@@ -601,20 +601,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_or_status(_parser(), argv)
-    if isinstance(args, int):
-        return args
-    if args.limit is not None and args.limit < 1:
-        print(f"error: --limit must be at least 1, got {args.limit}", file=sys.stderr)
-        return 2
-    try:
-        return _run(args)
-    except EdgeAlprError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_subcommand(_parser(), argv, _run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        print(f"error: --limit must be at least 1, got {args.limit}", file=sys.stderr)
+        return 2
     cfg = config_from_args(args)
     errors = ErrorWriter(args.errors) if args.errors else None
     run = _run_reader_only if args.reader_only else _run_stills

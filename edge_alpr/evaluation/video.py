@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -33,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_alpr.cli import parse_or_status
+from edge_alpr.cli import run_subcommand
 from edge_alpr.config import AppConfig
 from edge_alpr.datasets.manifest import normalise_plate_text
-from edge_alpr.errors import EdgeAlprError, InputError
+from edge_alpr.errors import InputError
 from edge_alpr.evaluation.metrics import EventMatch, latency_summary, match_boxes, match_events
 from edge_alpr.evaluation.stills import add_model_arguments, config_from_args
 from edge_alpr.ocr import crop_plate
@@ -307,19 +306,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_or_status(_parser(), argv)
-    if isinstance(args, int):
-        return args
-    try:
-        truth = load_truth(args.truth or args.video.with_suffix(".json"))
-        cfg = config_from_args(args)
-        # Vehicle crops are only kept for the crop sink, which is not used here.
-        cfg.outputs.crops.enabled = False
-        detector, reader = build_detector(cfg), build_reader(cfg)
-        report = evaluate_video(args.video, truth, cfg, detector, reader, single_frame=not args.no_single_frame)
-    except EdgeAlprError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_subcommand(_parser(), argv, _run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    truth = load_truth(args.truth or args.video.with_suffix(".json"))
+    cfg = config_from_args(args)
+    # Vehicle crops are only kept for the crop sink, which is not used here.
+    cfg.outputs.crops.enabled = False
+    detector, reader = build_detector(cfg), build_reader(cfg)
+    report = evaluate_video(args.video, truth, cfg, detector, reader, single_frame=not args.no_single_frame)
     if args.json:
         out = report.to_json()
         out.update(grammar=cfg.reader.grammar, models={"detector": dict(detector.model_info),
