@@ -206,17 +206,12 @@ def test_a_busy_pin_is_a_config_error_naming_it(factory) -> None:
 @pytest.mark.integration
 def test_the_mqtt_command_is_sent_at_once_and_never_late(tmp_path, mosquitto, make_plate_event) -> None:
     from broker import Subscriber, wait_until
+    from test_mqtt import outputs_for
 
-    from edge_alpr.config.outputs import MqttConfig, OutputsConfig, PlateLogConfig, SpoolConfig
     from edge_alpr.sinks import build_sinks
 
     broker = mosquitto(persistence=True)
-    outputs = OutputsConfig(
-        mqtt=MqttConfig(enabled=True, host="127.0.0.1", port=broker.port, client_id="edge-alpr-gate-test",
-                        reconnect_min_s=0.1, reconnect_max_s=0.5, keepalive_s=5),
-        plate_log=PlateLogConfig(directory=tmp_path / "logs"),
-        spool=SpoolConfig(path=tmp_path / "spool.sqlite3"),
-    )
+    outputs = outputs_for(tmp_path, broker.port, client_id="edge-alpr-gate-test")
     subscriber = Subscriber(broker.port, ["edge-alpr/cam1/gate"], client_id="test-gate", clean_session=False).start()
     sink_set = build_sinks(outputs, "cam1")
     try:

@@ -28,11 +28,12 @@ STATUS_TOPIC = f"edge-alpr/{CAMERA}/status"
 
 
 def mqtt_config(port: int, **overrides) -> dict:
-    """Config of a sink that reconnects fast, as tests need."""
-    return dict(
-        enabled=True, host="127.0.0.1", port=port, client_id="edge-alpr-test",
-        reconnect_min_s=0.1, reconnect_max_s=0.5, keepalive_s=5, **overrides,
-    )
+    """Config of a sink that reconnects fast, as tests need; ``overrides`` win (a client_id too)."""
+    return {
+        **dict(enabled=True, host="127.0.0.1", port=port, client_id="edge-alpr-test",
+               reconnect_min_s=0.1, reconnect_max_s=0.5, keepalive_s=5),
+        **overrides,
+    }
 
 
 def outputs_for(tmp_path: Path, port: int, **mqtt_overrides) -> OutputsConfig:

@@ -376,16 +376,12 @@ PLATE_TOPIC = "edge-alpr/cam1/plate"
 @pytest.fixture
 def alert_sinks(tmp_path, mosquitto):
     """A broker with persistence, a SinkSet publishing to it, and a watchlist with two stolen plates."""
-    from edge_alpr.config.outputs import MqttConfig, OutputsConfig, PlateLogConfig, SpoolConfig
+    from test_mqtt import outputs_for
+
     from edge_alpr.sinks import build_sinks
 
     broker = mosquitto(persistence=True)
-    outputs = OutputsConfig(
-        mqtt=MqttConfig(enabled=True, host="127.0.0.1", port=broker.port, client_id="edge-alpr-alert-test",
-                        reconnect_min_s=0.1, reconnect_max_s=0.5, keepalive_s=5),
-        plate_log=PlateLogConfig(directory=tmp_path / "logs"),
-        spool=SpoolConfig(path=tmp_path / "spool.sqlite3"),
-    )
+    outputs = outputs_for(tmp_path, broker.port, client_id="edge-alpr-alert-test")
     found = watchlists(lists(tmp_path, {"stolen": ("alert", "KA01AB0010,Reported stolen\nKA01AB0029\n"),
                                         "staff": ("allow", "KA01AB0020\n")}, max_distance=0.0))
     # max_distance 0: the test's plates KA01AB0000.. differ by one character from each other
