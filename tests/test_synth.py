@@ -106,7 +106,7 @@ def test_background_colours(background: str, check) -> None:
     rng = np.random.default_rng(4)
     for _ in range(10):
         style = render.random_style(rng, background=background)  # type: ignore[arg-type]
-        bare = render.PlateStyle(**{**style.__dict__, "frame": False, "dealer_text": False})
+        bare = render.PlateStyle(**{**style.__dict__, "frame": False, "dealer_text": False, "holder": False})
         plate = render.render_plate(None, rng, style=bare)
         # The median pixel is background: characters cover well under half of a plate.
         b, g, r = np.median(plate.image.reshape(-1, 3), axis=0)

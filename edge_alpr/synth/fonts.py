@@ -3,7 +3,7 @@ character glyphs drawn once and scaled into a line of text.
 
     FONTS: the usable TrueType files found on this machine (empty: Pillow's bundled font)
     pick_font(rng, hsrp) -> path | None
-    line_mask(groups, font, stroke, separator, rng, *, even=True) -> uint8 mask of one text line
+    line_mask(groups, font, stroke, separator, rng, *, even=True, lettering="printed") -> mask of one text line
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from edge_alpr.synth.lettering import Lettering, shape_glyph
 from edge_alpr.types import ALPHABET
 
 #: HSRP plates use one condensed bold sans typeface; these system fonts come closest.
@@ -113,10 +114,12 @@ def _glyph(path: str | None, ch: str, stroke: int) -> np.ndarray:
 
 
 def line_mask(
-    groups: tuple[str, ...], font: str | None, stroke: int, separator: str, rng: np.random.Generator, *, even: bool = False
+    groups: tuple[str, ...], font: str | None, stroke: int, separator: str, rng: np.random.Generator, *,
+    even: bool = False, lettering: Lettering = "printed",
 ) -> np.ndarray:
-    """One printed line as a float coverage mask, at glyph size, with jittered spacing.
-    ``even`` spaces every character alike, without wider gaps between the groups."""
+    """One line as a float coverage mask, at glyph size, with jittered spacing. ``even`` spaces
+    every character alike, without wider gaps between the groups; ``lettering`` shapes each
+    character as a brush or a stencil would (``synth.lettering``)."""
     height = _glyph(font, "0", stroke).shape[0]
     pieces: list[np.ndarray] = []
     for g, group in enumerate(g for g in groups if g):
@@ -133,5 +136,5 @@ def line_mask(
         for i, ch in enumerate(group):
             if i:
                 pieces.append(np.zeros((height, max(1, int(height * rng.uniform(0.04, 0.12)))), np.uint8))
-            pieces.append(_glyph(font, ch, stroke))
+            pieces.append(shape_glyph(_glyph(font, ch, stroke), lettering, rng))
     return np.concatenate(pieces, axis=1).astype(np.float32) / 255.0

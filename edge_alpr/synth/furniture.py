@@ -5,6 +5,7 @@ with the tail lamp above it.
 
     draw_divider(canvas, text_mask, colour) -> bool
     add_holder(canvas, rng) -> np.ndarray
+    wear(canvas, rng) -> None
 """
 from __future__ import annotations
 
@@ -59,3 +60,23 @@ def add_holder(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     held[y0 : y0 + lamp_h, max(0, x0) : x0 + lamp_w] = lens
     held[top : top + height, side : side + width] = canvas
     return held
+
+
+def wear(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """Old sheeting, in place: faded and dirty patches, a film of grime darker at the bottom
+    (road spray) and scuffs across the plate, characters included."""
+    height, width = canvas.shape[:2]
+    blotches = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), max(2.0, width * 0.04))
+    blotches = (blotches - blotches.mean()) / (blotches.std() + 1e-6)
+    grime = np.linspace(0.0, rng.uniform(0.1, 0.35), height, dtype=np.float32)[:, None]
+    dirt = np.float32(rng.uniform(60, 110))  # road dust, the same brown-grey on any plate colour
+    amount = np.clip(grime + blotches * rng.uniform(0.04, 0.12), 0.0, 0.6)[..., None]
+    canvas *= 1.0 - amount
+    canvas += amount * dirt
+    for _ in range(int(rng.integers(0, 6))):
+        x0, y0 = int(rng.integers(width)), int(rng.integers(height))
+        length, angle = rng.uniform(0.1, 0.5) * width, rng.normal(0, 0.4)
+        x1, y1 = int(x0 + length * np.cos(angle)), int(y0 + length * np.sin(angle))
+        scuff = np.zeros((height, width), np.float32)
+        cv2.line(scuff, (x0, y0), (x1, y1), float(rng.uniform(0.2, 0.5)), 1)
+        canvas += scuff[..., None] * (rng.uniform(150, 230) - canvas)

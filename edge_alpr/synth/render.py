@@ -23,6 +23,7 @@ import numpy as np
 
 from edge_alpr import plates
 from edge_alpr.synth import fonts, furniture
+from edge_alpr.synth.lettering import LETTERINGS, Lettering
 from edge_alpr.synth.texts import random_plate_text, split_lines
 from edge_alpr.types import ALPHABET
 
@@ -60,6 +61,8 @@ class PlateStyle:
     font: str | None = None  # a TrueType path; None picks one of fonts.FONTS at random
     divider: Literal["none", "ink", "red"] = "none"  # a painted line between the lines of a two-line plate
     holder: bool = False  # two-line plates only: in a motorcycle's dark holder under the tail lamp
+    lettering: Lettering = "printed"  # or painted by hand, or through a stencil (older plates only)
+    worn: bool = False  # faded, scuffed and dirty sheeting (older plates only)
 
 
 #: The real plate colour schemes, as (background, background colour, text colour, share).
@@ -101,6 +104,9 @@ def random_style(rng: np.random.Generator, *, background: Background | None = No
         # Painted lines and holders were seen on the real two-line crops, on older plates only.
         divider="none" if hsrp or rng.random() < 0.85 else str(rng.choice(["ink", "red"])),  # type: ignore[arg-type]
         holder=not hsrp and not frame and rng.random() < 0.3,
+        # Seen on the real two-wheeler, auto and truck crops: sign-painted or stencilled characters.
+        lettering="printed" if hsrp else str(rng.choice(LETTERINGS, p=[0.55, 0.35, 0.1])),  # type: ignore[arg-type]
+        worn=not hsrp and rng.random() < 0.35,
     )
 
 
@@ -277,7 +283,7 @@ def render_plate(
     if layout == "one":
         char_h = int(usable * rng.uniform(0.62, 0.74))
         top = band_top + (usable - char_h) // 2 + int(rng.integers(-2, 3))
-        line = fonts.line_mask(_groups(text), font, stroke, style.separator, rng, even=even)
+        line = fonts.line_mask(_groups(text), font, stroke, style.separator, rng, even=even, lettering=style.lettering)
         _place(text_mask, line, (left, top, right - left, char_h), rng)
     elif stacked is not None:
         _place_stacked(text_mask, stacked, font, stroke, style, (left, band_top, right - left, usable), inset, rng)
@@ -286,8 +292,8 @@ def render_plate(
         gap = int(usable * rng.uniform(0.05, 0.09))
         char_h = int((usable - 2 * inset - gap) / 2 * rng.uniform(0.86, 0.95))
         top = band_top + (usable - 2 * char_h - gap) // 2
-        upper_line = fonts.line_mask(upper, font, stroke, style.separator, rng, even=even)
-        lower_line = fonts.line_mask(lower, font, stroke, style.separator, rng, even=even)
+        upper_line = fonts.line_mask(upper, font, stroke, style.separator, rng, even=even, lettering=style.lettering)
+        lower_line = fonts.line_mask(lower, font, stroke, style.separator, rng, even=even, lettering=style.lettering)
         _place(text_mask, upper_line, (left, top, right - left, char_h), rng)
         _place(text_mask, lower_line, (inset, top + char_h + gap, right - inset, char_h), rng)
     _paint(canvas, text_mask, _jitter_colour(style.text_colour, rng))
@@ -300,6 +306,8 @@ def render_plate(
         _draw_small_text(canvas, _dealer_name(rng), (width // 2, centre_y), print_h, _jitter_colour(style.text_colour, rng))
     if style.hsrp or style.border == "embossed":
         _emboss(canvas, text_mask, rng.uniform(0.4, 1.0))
+    if style.worn:
+        furniture.wear(canvas, rng)
     if style.screws:
         _draw_screws(canvas, layout, text_mask, (left, right), rng)
     if style.frame:
@@ -338,14 +346,15 @@ def _place_stacked(
     gap = int(h * rng.uniform(0.05, 0.1))
     small_h = int((h - 2 * inset - gap) / 2 * rng.uniform(0.86, 0.95))
     top = y + (h - 2 * small_h - gap) // 2
-    lines = [fonts.line_mask(g, font, stroke, style.separator, rng, even=even) for g in (upper, lower)]
+    lines = [fonts.line_mask(g, font, stroke, style.separator, rng, even=even, lettering=style.lettering)
+             for g in (upper, lower)]
     prefix_w = int(max(m.shape[1] * small_h / m.shape[0] for m in lines) * rng.uniform(1.0, 1.15))
     prefix_w = min(prefix_w, int(w * 0.45))
     for i, line in enumerate(lines):
         _place(text_mask, line, (x, top + i * (small_h + gap), prefix_w, small_h), rng)
     big_h = int((2 * small_h + gap) * rng.uniform(0.9, 1.05))
     number_x = x + prefix_w + int(small_h * rng.uniform(0.3, 0.8))
-    big = fonts.line_mask((number,), font, stroke, "", rng)
+    big = fonts.line_mask((number,), font, stroke, "", rng, lettering=style.lettering)
     _place(text_mask, big, (number_x, y + (h - big_h) // 2, x + w - number_x, min(big_h, h)), rng)
 
 

@@ -57,6 +57,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--labelled-repeat", type=int, default=3,
                    help="times each two-line training crop of the sets labelled by eye (in_twowheelers, "
                         "in_odisha_traffic) is repeated: they are the only real two-line plates in quantity")
+    p.add_argument("--context-fraction", type=float, default=0.3,
+                   help="share of rendered plates pasted over a real plate of a training photo and cut with a "
+                        "loose margin, surroundings included (training.reader_context)")
+    p.add_argument("--context-regions", type=int, default=800, help="real plate surroundings in that bank")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / "reader")
     p.add_argument("--models-dir", type=Path, default=common.DEFAULT_MODELS)
     p.add_argument("--checkpoint-minutes", type=float, default=10.0)
@@ -195,7 +199,13 @@ def train(args: argparse.Namespace) -> int:
     synthetic = render_bank(args.synthetic, args.seed, args.two_line_fraction, args.stacked_fraction) if args.synthetic else []
     log.info("real crops: %d train, %d calibration, %d val; %d rendered in %.0fs; bf16 %s",
              len(real_train), len(calib), len(val), len(synthetic), time.time() - t0, use_bf16)
-    dataset = ReaderDataset(real_train, synthetic, args.synthetic_fraction, args.seed, args.two_line_whole)
+    context = None
+    if args.context_fraction > 0 and args.synthetic:
+        from edge_alpr.training.reader_context import ContextBank, training_rows
+
+        context = ContextBank.from_rows(training_rows(args.datasets), args.context_regions, args.seed)
+    dataset = ReaderDataset(real_train, synthetic, args.synthetic_fraction, args.seed, args.two_line_whole,
+                            context, args.context_fraction)
 
     model = PlateRecognizer()
     if args.fine_tune:
@@ -297,6 +307,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
             "stacked_fraction": args.stacked_fraction,
             "two_line_whole": args.two_line_whole,
             "labelled_repeat": args.labelled_repeat,
+            "context_fraction": args.context_fraction if args.synthetic else 0.0,
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on); and the split=val "
                           "ok plates of the sets labelled by eye (in_twowheelers, in_odisha_traffic; metrics int8_<set>_val)",
             "history": history,

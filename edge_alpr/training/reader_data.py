@@ -181,17 +181,23 @@ class ReaderDataset:
     """Mixes real and rendered crops; ``synthetic_fraction`` of each batch is rendered."""
 
     def __init__(self, real: list[Crop], synthetic: list[Crop], synthetic_fraction: float, seed: int = 0,
-                 two_line_whole: float = 0.0):
+                 two_line_whole: float = 0.0, context=None, context_fraction: float = 0.0):
         self.real, self.synthetic = real, synthetic
         self.fraction = synthetic_fraction if real and synthetic else (1.0 if synthetic else 0.0)
         self.seed, self.epoch = seed, 0
         self.two_line_whole = two_line_whole
+        # ``context`` (a reader_context.ContextBank): that share of rendered plates is shown in
+        # real surroundings, cut loosely, as the detector's boxes around two-wheelers are.
+        self.context, self.context_fraction = context, context_fraction if context else 0.0
 
     def sample(self, i: int) -> tuple[np.ndarray, list[int]]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         pool = self.synthetic if rng.random() < self.fraction else self.real
         crop = pool[int(rng.integers(len(pool)))]
-        image = jitter_crop(crop.image, rng)
+        image = crop.image
+        if pool is self.synthetic and rng.random() < self.context_fraction:
+            image = self.context.place(image, rng)
+        image = jitter_crop(image, rng)
         # The forms the reader gives two-line and stacked plates (ocr.split_two_lines, ocr.stacked_as_line).
         # ``two_line_whole`` of two-line plates are shown whole: the network's two feature rows
         # read the top line, then the bottom one, with no cut between the lines to get wrong.
