@@ -515,3 +515,18 @@ def test_random_styles_draw_the_furniture_on_older_plates_only() -> None:
 def test_a_bad_divider_is_rejected() -> None:
     with pytest.raises(ValueError, match="divider must be none/ink/red"):
         _two_line(divider="blue")
+
+
+@pytest.mark.parametrize("lettering", ["painted", "stencil"])
+def test_lettering_keeps_the_band_and_most_of_the_ink(lettering):
+    from edge_alpr.synth import fonts
+    from edge_alpr.synth.lettering import shape_glyph
+
+    rng = np.random.default_rng(2)
+    glyph = fonts._glyph(fonts.FONTS[0] if fonts.FONTS else None, "8", 2)
+    for _ in range(20):
+        shaped = shape_glyph(glyph, lettering, rng)
+        assert shaped.shape[0] == glyph.shape[0]  # every character of a line shares one band
+        ink, before = float((shaped > 127).sum()), float((glyph > 127).sum())
+        assert 0.6 * before < ink < 1.6 * before
+        assert not np.array_equal(shaped, glyph)

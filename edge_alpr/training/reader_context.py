@@ -68,7 +68,9 @@ class ContextBank:
         w, h = (x2 - x1) * (1 + grow), (y2 - y1) * (1 + grow)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         dst = np.float32([[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2], [cx + w / 2, cy + h / 2], [cx - w / 2, cy + h / 2]])
-        dst += rng.normal(0, 0.02, (4, 2)).astype(np.float32) * [w, h]
+        # Corners move outwards only: a corner pulled in would let the real plate's characters show.
+        outwards = np.float32([[-1, -1], [1, -1], [1, 1], [-1, 1]])
+        dst += outwards * np.abs(rng.normal(0, 0.02, (4, 2))).astype(np.float32) * [w, h]
         ph, pw = plate.shape[:2]
         src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
         m = cv2.getPerspectiveTransform(src, dst)
