@@ -10,7 +10,8 @@ import pytest
 
 from edge_alpr.datasets.manifest import PlateBox
 from edge_alpr.evaluation import plots, stills
-from edge_alpr.evaluation.stills import StillsEvaluator, plate_layout, width_bucket
+from edge_alpr.evaluation.buckets import plate_layout, width_bucket
+from edge_alpr.evaluation.scoring import StillsEvaluator
 from edge_alpr.types import Detections, PlateRead
 
 BACKGROUND = 200

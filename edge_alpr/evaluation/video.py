@@ -37,7 +37,7 @@ from edge_alpr.config import AppConfig
 from edge_alpr.datasets.manifest import normalise_plate_text
 from edge_alpr.errors import InputError
 from edge_alpr.evaluation.metrics import EventMatch, latency_summary, match_boxes, match_events
-from edge_alpr.evaluation.stills import add_model_arguments, config_from_args
+from edge_alpr.evaluation.models import add_model_arguments, config_from_args
 from edge_alpr.ocr import crop_plate
 from edge_alpr.pipeline import Detector, EmittedEvent, Pipeline, Reader
 from edge_alpr.service import build_detector, build_reader

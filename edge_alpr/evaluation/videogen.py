@@ -37,7 +37,7 @@ import numpy as np
 
 from edge_alpr.datasets.manifest import load_manifest, normalise_plate_text
 from edge_alpr.errors import EdgeAlprError, InputError
-from edge_alpr.evaluation.stills import Layout, plate_layout
+from edge_alpr.evaluation.buckets import Layout, plate_layout
 from edge_alpr.synth.scenes import Box, VehicleTruth, VideoTruth, check_video, parse_size
 
 #: Datasets whose validation photos have plate texts (openlpr has none).

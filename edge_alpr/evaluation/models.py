@@ -1,0 +1,68 @@
+"""The config and models an evaluation runs with: ``--config`` with the command line's model and
+grammar choices on top, and the detector opened the way the daemon opens it."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from edge_alpr.config import AppConfig, load_config
+from edge_alpr.errors import ModelError
+from edge_alpr.evaluation.scoring import Detector
+
+#: The detector runs with at most this score threshold during evaluation, so the PR curve
+#: (and AP) covers low-scored boxes too; the operating point is reported separately.
+AP_SCORE_FLOOR = 0.05
+
+
+def operating_threshold(cfg: AppConfig, detector_path: Path) -> float:
+    """The score threshold the daemon uses: the config's, else the model card's."""
+    if cfg.detector.score_threshold is not None:
+        return cfg.detector.score_threshold
+    from edge_alpr.runtime import load_model_card
+
+    try:
+        return float(load_model_card(detector_path)["score_threshold"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{detector_path}: its model card has no usable score_threshold") from None
+
+
+def build_detector(cfg: AppConfig) -> tuple[Detector, float]:
+    """The configured detector, run with a score floor for the PR curve, and the operating threshold."""
+    from edge_alpr.detector import PlateDetector
+    from edge_alpr.pipeline import with_strategy
+
+    path = cfg.detector.resolved_model_path()
+    if not path.is_file():
+        raise ModelError(f"{path}: detector model not found (give --detector, or set detector.model_path "
+                         "in --config or $EDGE_ALPR_MODELS)")
+    threshold = operating_threshold(cfg, path)
+    detector = PlateDetector(path, num_threads=cfg.detector.num_threads,
+                             score_threshold=min(threshold, AP_SCORE_FLOOR), iou_threshold=cfg.detector.iou_threshold)
+    return with_strategy(detector, cfg), threshold
+
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The config and model choices ``eval`` and ``eval-video`` share (see ``config_from_args``)."""
+    parser.add_argument("--config", type=Path, metavar="FILE", help="the daemon's YAML config (models, thresholds, grammar)")
+    parser.add_argument("--detector", metavar="PATH", help="detector .tflite (overrides the config)")
+    reader = parser.add_mutually_exclusive_group()
+    reader.add_argument("--reader", metavar="PATH", help="reader .tflite (overrides the config)")
+    reader.add_argument("--reader-backend", choices=("edge", "rapidocr"), help="reader backend (overrides the config)")
+    parser.add_argument("--grammar", choices=("indian", "any"),
+                        help="plate grammar (overrides the config); 'any' for non-Indian plates such as openalpr_us")
+
+
+def config_from_args(args: argparse.Namespace) -> AppConfig:
+    """``--config`` with the command line's model and grammar choices on top."""
+    cfg = load_config(args.config)
+    if getattr(args, "detector", None):
+        cfg.detector.model_path = Path(args.detector)
+    if getattr(args, "reader_backend", None):
+        cfg.reader.backend = args.reader_backend
+    if getattr(args, "reader", None):
+        cfg.reader.backend = "edge"
+        cfg.reader.model_path = Path(args.reader)
+    if getattr(args, "grammar", None):
+        cfg.reader.grammar = args.grammar
+    return cfg

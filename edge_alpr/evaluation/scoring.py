@@ -1,0 +1,279 @@
+"""The scoring core of ``edge-alpr eval``: detector and reader run on still images (or the reader
+alone on plate crops) and tallied into the figures the command reports."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from edge_alpr.datasets.manifest import PlateBox, normalise_plate_text
+from edge_alpr.errors import InputError
+from edge_alpr.evaluation.buckets import Layout, ordered_buckets, plate_buckets
+from edge_alpr.evaluation.error_crops import ErrorWriter
+from edge_alpr.evaluation.metrics import (
+    DetectionAccumulator,
+    PlateTextAccumulator,
+    TextSummary,
+    height_bucket,
+    latency_summary,
+    small_box_mask,
+)
+from edge_alpr.ocr import PlateReader, crop_plate
+from edge_alpr.types import Detections, PlateRead
+
+#: Plates less high than this are ignored in the second set of detection figures.
+SMALL_PLATE_PX = 16
+#: Margin around a box when cutting a crop to read, as the daemon does (``crop_plate``'s default).
+CROP_MARGIN = 0.1
+
+
+class Detector(Protocol):
+    model_info: dict
+
+    def detect(self, image_bgr: np.ndarray) -> Detections: ...
+
+
+@dataclass(frozen=True)
+class DetectionFigures:
+    ap50: float
+    precision: float  # at the operating score threshold
+    recall: float
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+    plates: int  # ground-truth plates that count (not ignored)
+
+    @classmethod
+    def from_accumulator(cls, acc: DetectionAccumulator, score_threshold: float) -> DetectionFigures:
+        pr = acc.precision_recall(score_threshold)
+        return cls(acc.ap50(), pr.precision, pr.recall, pr.true_positives, pr.false_positives,
+                   pr.false_negatives, acc.num_gt)
+
+
+@dataclass(frozen=True)
+class AcceptedFigures:
+    """The reads the daemon would trust (confidence over the reader's threshold): how many of
+    the found plates were accepted, and how many of those were right."""
+
+    reads: int
+    correct: int
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.reads if self.reads else 0.0
+
+
+@dataclass(frozen=True)
+class StillsReport:
+    images: int
+    score_threshold: float
+    detection: dict[str, DetectionFigures]  # "all", and "min_height_16" with small plates ignored
+    text: TextSummary
+    text_by: dict[str, dict[str, TextSummary]]  # "height" | "layout" | "width" -> bucket -> summary
+    accepted: AcceptedFigures
+    latency_ms: dict[str, dict[str, float]]  # "detect" | "read" | "total" -> mean/p50/p95 per image
+    pr_precision: np.ndarray  # the curve of the "all" figures, for the plot
+    pr_recall: np.ndarray
+
+    def to_json(self) -> dict:
+        return {
+            "mode": "stills",
+            "images": self.images,
+            "score_threshold": self.score_threshold,
+            "detection": {k: asdict(v) for k, v in self.detection.items()},
+            "text": asdict(self.text),
+            "text_by": {k: {b: asdict(s) for b, s in v.items()} for k, v in self.text_by.items()},
+            "accepted": {"reads": self.accepted.reads, "correct": self.accepted.correct,
+                         "precision": self.accepted.precision},
+            "latency_ms": self.latency_ms,
+        }
+
+
+@dataclass
+class _Timings:
+    detect: list[float] = field(default_factory=list)
+    read: list[float] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {name: latency_summary(values) for name, values in asdict(self).items() if values}
+
+
+class StillsEvaluator:
+    """Runs detector and reader on one image at a time and keeps the tallies."""
+
+    def __init__(self, detector: Detector, reader: PlateReader, *, score_threshold: float,
+                 errors: ErrorWriter | None = None) -> None:
+        self.detector = detector
+        self.reader = reader
+        self.score_threshold = score_threshold
+        self.errors = errors
+        self._all = DetectionAccumulator(0.5)
+        self._not_small = DetectionAccumulator(0.5)
+        self._text = PlateTextAccumulator()
+        self._timings = _Timings()
+        self._accepted = 0
+        self._accepted_correct = 0
+
+    def add(self, image: np.ndarray, plates: Sequence[PlateBox], source: str) -> None:
+        """Score one image. ``source`` names it in ``--errors``' index."""
+        started = time.perf_counter()
+        found = self.detector.detect(image)
+        detected = time.perf_counter()
+        reads = self._read_all(image, found)
+        finished = time.perf_counter()
+        self._timings.detect.append((detected - started) * 1000)
+        self._timings.read.append((finished - detected) * 1000)
+        self._timings.total.append((finished - started) * 1000)
+
+        gt_boxes = np.array([p.box for p in plates], dtype=np.float64).reshape(-1, 4)
+        match = self._all.add(found.boxes, found.scores, gt_boxes)
+        self._not_small.add(found.boxes, found.scores, gt_boxes, small_box_mask(gt_boxes, SMALL_PLATE_PX))
+        matched = {int(g): int(p) for p, g in match.pairs}
+        for g, plate in enumerate(plates):
+            if not plate.text:
+                continue  # a plate without known text counts for detection only
+            p = matched.get(g)
+            read = reads.get(p) if p is not None else None
+            self._score_text(image, plate, found.boxes[p] if read is not None else None, read, source)
+
+    def _read_all(self, image: np.ndarray, found: Detections) -> dict[int, PlateRead]:
+        """Read every box the daemon would read (score at or above the operating threshold)."""
+        reads = {}
+        for i in np.flatnonzero(found.scores >= self.score_threshold):
+            try:
+                crop = crop_plate(image, found.boxes[i], CROP_MARGIN)
+            except ValueError:  # a degenerate box on the image border: nothing to read
+                continue
+            reads[int(i)] = self.reader.read(crop)
+        return reads
+
+    def _score_text(self, image: np.ndarray, plate: PlateBox, read_box: np.ndarray | None,
+                    read: PlateRead | None, source: str) -> None:
+        truth = normalise_plate_text(plate.text or "")
+        self._text.add(None if read is None else read.text, truth, plate_buckets(plate, image.shape[1]))
+        right = read is not None and normalise_plate_text(read.text) == truth
+        if read is not None and read.accepted:
+            self._accepted += 1
+            self._accepted_correct += int(right)
+        if self.errors is not None and not right:
+            # A wrong read is shown as the reader saw it; a missed plate where it really is.
+            box = read_box if read_box is not None else np.asarray(plate.box)
+            try:
+                crop = crop_plate(image, box, CROP_MARGIN)
+            except ValueError:
+                return
+            self.errors.add(crop, truth=truth, read=read, source=source, box=box)
+
+    def report(self) -> StillsReport:
+        if not self._timings.total:
+            raise InputError("no images to evaluate (is the manifest empty, or did --split/--holdout/--limit select nothing?)")
+        precision, recall, _ = self._all.pr_curve()
+        return StillsReport(
+            images=self._all.num_images,
+            score_threshold=self.score_threshold,
+            detection={
+                "all": DetectionFigures.from_accumulator(self._all, self.score_threshold),
+                f"min_height_{SMALL_PLATE_PX}": DetectionFigures.from_accumulator(self._not_small, self.score_threshold),
+            },
+            text=self._text.summary(),
+            text_by=ordered_buckets(self._text.by_bucket()),
+            accepted=AcceptedFigures(self._accepted, self._accepted_correct),
+            latency_ms=self._timings.summary(),
+            pr_precision=precision,
+            pr_recall=recall,
+        )
+
+
+
+# --- reader only ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CropLabel:
+    """One line of an ``in_plates``-style ``labels.jsonl``."""
+
+    crop: Path  # absolute
+    text: str
+    status: str  # "ok" | "partial" | "unreadable": only "ok" crops are scored
+    layout: Layout
+    split: str | None
+
+
+def load_labels(path: Path) -> list[CropLabel]:
+    """Read ``labels.jsonl``; errors name the file and line."""
+    if not path.is_file():
+        raise InputError(f"{path}: labels file not found")
+    labels = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                obj = json.loads(line)
+                crop, text = obj["crop"], obj["text"]
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
+            except (KeyError, TypeError):
+                raise InputError(f"{where}: expected an object with keys crop, text, status, layout, split") from None
+            layout = obj.get("layout", "one")
+            if layout not in ("one", "two"):
+                raise InputError(f"{where}: layout must be 'one' or 'two', got {layout!r}")
+            labels.append(CropLabel((path.parent / crop).resolve(), str(text or ""), str(obj.get("status", "ok")),
+                                    layout, obj.get("split")))
+    return labels
+
+
+@dataclass(frozen=True)
+class ReaderReport:
+    crops: int
+    text: TextSummary
+    text_by: dict[str, dict[str, TextSummary]]  # "layout" | "height" -> bucket -> summary
+    accepted: AcceptedFigures
+    latency_ms: dict[str, dict[str, float]]  # "read": per crop
+
+    def to_json(self) -> dict:
+        return {
+            "mode": "reader-only",
+            "crops": self.crops,
+            "text": asdict(self.text),
+            "text_by": {k: {b: asdict(s) for b, s in v.items()} for k, v in self.text_by.items()},
+            "accepted": {"reads": self.accepted.reads, "correct": self.accepted.correct,
+                         "precision": self.accepted.precision},
+            "latency_ms": self.latency_ms,
+        }
+
+
+def evaluate_reader(labels: Sequence[CropLabel], reader: PlateReader, errors: ErrorWriter | None = None) -> ReaderReport:
+    """Exact and character accuracy of ``reader`` on the crops with status ``ok``."""
+    text = PlateTextAccumulator()
+    times: list[float] = []
+    accepted = accepted_correct = 0
+    for label in labels:
+        if label.status != "ok" or not label.text:
+            continue  # uncertain or unreadable truth would blur the figures
+        crop = cv2.imread(str(label.crop), cv2.IMREAD_COLOR)
+        if crop is None:
+            raise InputError(f"{label.crop}: missing or not a readable image")
+        started = time.perf_counter()
+        read = reader.read(crop)
+        times.append((time.perf_counter() - started) * 1000)
+        truth = normalise_plate_text(label.text)
+        text.add(read.text, truth, {"layout": label.layout, "height": height_bucket(crop.shape[0])})
+        right = normalise_plate_text(read.text) == truth
+        if read.accepted:
+            accepted += 1
+            accepted_correct += int(right)
+        if errors is not None and not right:
+            errors.add(crop, truth=truth, read=read, source=str(label.crop), box=(0, 0, crop.shape[1], crop.shape[0]))
+    if not times:
+        raise InputError("no crops with status 'ok' to evaluate (check --split and --limit)")
+    return ReaderReport(len(times), text.summary(), ordered_buckets(text.by_bucket()),
+                        AcceptedFigures(accepted, accepted_correct), {"read": latency_summary(times)})
