@@ -38,7 +38,8 @@ import numpy as np
 from edge_alpr.datasets.manifest import load_manifest, normalise_plate_text
 from edge_alpr.errors import EdgeAlprError, InputError
 from edge_alpr.evaluation.buckets import Layout, plate_layout
-from edge_alpr.synth.scenes import Box, VehicleTruth, VideoTruth, check_video, parse_size
+from edge_alpr.synth.scenes import VehicleTruth, VideoTruth, check_video, parse_size
+from edge_alpr.synth.vehicles import Box
 
 #: Datasets whose validation photos have plate texts (openlpr has none).
 REAL_SETS = ("openalpr_us", "openalpr_br", "in_olx_scenes")
