@@ -29,9 +29,11 @@ readonly CPU_NAMES=("Pi 4" "Pi 5")
 readonly HOST_VENV="$REPO/.venv"
 readonly IN_ROOT=/home/pi/edge-alpr   # where a Pi user would clone the project
 readonly CHECK_DIR=/tmp/pi-check      # inputs and outputs inside the root
+readonly WHEELS_IN_ROOT=/var/cache/pi-check-wheels
 
 KEEP=0
 WORK=""
+WHEELS=""
 ROOT=""
 STARTED=$SECONDS
 TIMINGS=()
@@ -93,6 +95,9 @@ mount_root() {
     mount -t proc proc "$ROOT/proc"
     mount --bind /dev "$ROOT/dev"
     mount --bind /dev/pts "$ROOT/dev/pts"
+    mkdir -p "$ROOT$WHEELS_IN_ROOT"
+    mount --bind "$WHEELS" "$ROOT$WHEELS_IN_ROOT"
+    mount -o remount,bind,ro "$ROOT$WHEELS_IN_ROOT"
     # pip's configuration may point at local wheel folders or indexes: the same, read-only.
     local dir
     for dir in $(pip_local_dirs); do
@@ -175,6 +180,36 @@ base_root() {
     say "cached $tarball ($(du -h "$tarball" | cut -f1))"
 }
 
+# The arm64 wheels install.sh's pip installs, fetched natively here (pip download for the Pi's
+# Python 3.11 and glibc, as .ci/run checks them) and cached under a hash of pyproject.toml; pip
+# in the root installs from them with no index. Under qemu, pip's own downloads and resolution
+# against PyPI were most of install.sh's 6.6 minutes on a busy 2-core machine.
+arm64_wheels() {
+    WHEELS="$CACHE/wheels-cp311-aarch64-$(sha256sum "$REPO/pyproject.toml" | cut -c1-16)"
+    if [[ -d "$WHEELS" ]]; then
+        say "cached wheels: $WHEELS ($(ls "$WHEELS" | wc -l) files)"
+        return
+    fi
+    local requirements platforms=() minor
+    requirements="$(python3 - "$REPO/pyproject.toml" <<'PY'
+import sys
+import tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))
+print("\n".join(project["project"]["dependencies"] + project["build-system"]["requires"]))
+PY
+)" || fail "could not read the dependencies from pyproject.toml"
+    for minor in $(seq 17 36); do platforms+=(--platform "manylinux_2_${minor}_aarch64"); done
+    platforms+=(--platform manylinux2014_aarch64 --platform any)
+    mapfile -t requirements <<<"$requirements"
+    rm -rf "$WHEELS.part"
+    python3 -m pip download -q --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
+        --implementation cp --abi cp311 "${platforms[@]}" -d "$WHEELS.part" "${requirements[@]}" 2>&1 \
+        | grep -v 'is ignored: it is neither a file nor a directory' >&2 || true
+    [[ -n "$(ls "$WHEELS.part" 2>/dev/null)" ]] || fail "pip download of the arm64 wheels failed (output above)"
+    mv "$WHEELS.part" "$WHEELS"
+    say "downloaded $(ls "$WHEELS" | wc -l) arm64 wheels into $WHEELS"
+}
+
 prepare_root() {
     mount_root
     # The host's trust store (it may hold a proxy's CA) and pip's configuration.
@@ -198,7 +233,8 @@ prepare_root() {
 
 run_install() {
     say "running install.sh inside the arm64 root (chroot, as a Pi-image build does)"
-    if ! in_root bash -c "cd $IN_ROOT && ./install.sh" 2>&1 | sed 's/^/    [arm64] /'; then
+    if ! in_root env PIP_FIND_LINKS="$WHEELS_IN_ROOT" PIP_NO_INDEX=1 bash -c "cd $IN_ROOT && ./install.sh" 2>&1 \
+        | grep --line-buffered -v 'is ignored: it is neither a file nor a directory' | sed -u 's/^/    [arm64] /'; then
         fail "install.sh failed inside the arm64 root (its output is above)"
     fi
     local problems=()
@@ -268,7 +304,7 @@ run_arm() {
 }
 
 run_uninstall() {
-    if ! in_root bash -c "cd $IN_ROOT && ./install.sh --uninstall" 2>&1 | sed 's/^/    [arm64] /'; then
+    if ! in_root bash -c "cd $IN_ROOT && ./install.sh --uninstall" 2>&1 | sed -u 's/^/    [arm64] /'; then
         fail "install.sh --uninstall failed inside the arm64 root (its output is above)"
     fi
     local left=()
@@ -302,6 +338,7 @@ main() {
     WORK="$(mktemp -d /var/tmp/edge-alpr-pi.XXXXXX)"
     ROOT="$WORK/root"
     step "Debian $SUITE arm64 root" base_root
+    step "arm64 wheels for install.sh's pip (pip download on x86, cached)" arm64_wheels
     step "root prepared: mounts, CA bundle, pip config, the project" prepare_root
     step "install.sh inside the arm64 root" run_install
     step "inputs generated on x86 (edge_alpr.synth)" make_inputs
