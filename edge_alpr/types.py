@@ -148,7 +148,6 @@ class PlateEvent:
     box: tuple[float, float, float, float]  # of the best read, frame pixels
     candidates: tuple[Candidate, ...] = ()
     track_id: int = -1
-    duplicates_suppressed: int = 0
     plate_crop: str | None = None  # path of the saved JPEG crop, when crops are enabled
     vehicle_crop: str | None = None
     watchlist: tuple[WatchlistMatch, ...] = ()  # the lists the plate is on, closest first
@@ -175,7 +174,6 @@ class PlateEvent:
                 {"plate": c.plate, "confidence": round(float(c.confidence), 4)} for c in self.candidates
             ],
             "track_id": self.track_id,
-            "duplicates_suppressed": self.duplicates_suppressed,
             "plate_crop": self.plate_crop,
             "vehicle_crop": self.vehicle_crop,
             "watchlist": [m.to_json() for m in self.watchlist],
@@ -200,7 +198,6 @@ class PlateEvent:
             box=tuple(float(v) for v in data["box"]),  # type: ignore[arg-type]
             candidates=tuple(Candidate(c["plate"], float(c["confidence"])) for c in data.get("candidates", [])),
             track_id=int(data.get("track_id", -1)),
-            duplicates_suppressed=int(data.get("duplicates_suppressed", 0)),
             plate_crop=data.get("plate_crop"),
             vehicle_crop=data.get("vehicle_crop"),
             watchlist=tuple(WatchlistMatch.from_json(m) for m in data.get("watchlist", [])),

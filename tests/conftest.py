@@ -76,7 +76,6 @@ def make_plate_event() -> Callable[..., PlateEvent]:
             box=(10.0 + index, 20.0, 110.0 + index, 45.5),
             candidates=(Candidate(f"KA01AB{index % 10000:04d}", 0.9), Candidate("KA01A81234", 0.05)),
             track_id=index,
-            duplicates_suppressed=index % 3,
         )
         fields.update(overrides)
         return PlateEvent(**fields)
