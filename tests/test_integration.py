@@ -126,7 +126,8 @@ def test_real_validation_photos_as_a_video(tmp_path, mosquitto, datasets_dir):
     """A clip made of real (never trained on) Indian validation photos approaching the camera."""
     import numpy as np
 
-    from edge_alpr.evaluation.videogen import choose_photos, load_photo, make_real_video, validation_photos
+    from edge_alpr.evaluation.photos import choose_photos, load_photo, validation_photos
+    from edge_alpr.evaluation.videogen import make_real_video
 
     refs = validation_photos(datasets_dir, ["in_olx_scenes"])
     photos = [load_photo(ref) for ref in choose_photos(refs, 4, np.random.default_rng(3))]

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from videos import read_frames
 
-from edge_alpr.evaluation import videogen
-from edge_alpr.evaluation.videogen import PhotoRef, PlatePhoto, choose_photos, make_real_video
+from edge_alpr.evaluation import photos, videogen
+from edge_alpr.evaluation.photos import PhotoRef, PlatePhoto, choose_photos
+from edge_alpr.evaluation.videogen import make_real_video
 from edge_alpr.synth.scenes import VideoTruth
 
 SIZE = (320, 180)
@@ -144,7 +145,7 @@ def _fake_datasets(root: Path) -> Path:
 
 
 def test_validation_photos_keep_val_rows_with_one_labelled_plate(tmp_path):
-    refs = videogen.validation_photos(_fake_datasets(tmp_path), ["in_olx_scenes"])
+    refs = photos.validation_photos(_fake_datasets(tmp_path), ["in_olx_scenes"])
     assert sorted(r.text for r in refs) == ["KA01AB1234", "MH12DE5678"]
 
 
@@ -168,11 +169,11 @@ def test_real_validation_photos(datasets_dir):
     from edge_alpr.datasets.manifest import load_manifest
     from edge_alpr.training.detector_data import is_val, reader_val_texts
 
-    refs = videogen.validation_photos(datasets_dir)
-    assert refs and {r.dataset for r in refs} <= set(videogen.REAL_SETS)
+    refs = photos.validation_photos(datasets_dir)
+    assert refs and {r.dataset for r in refs} <= set(photos.REAL_SETS)
     held = reader_val_texts(datasets_dir)
     val_images = {
-        row.image for name in videogen.REAL_SETS
+        row.image for name in photos.REAL_SETS
         for row in load_manifest(datasets_dir / name / "manifest.jsonl") if is_val(row, name, held)
     }
     assert all(r.image in val_images and r.text for r in refs)
