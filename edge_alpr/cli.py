@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from edge_alpr import __version__
 from edge_alpr.config import AppConfig, default_model_dir, load_config, redacted_dump
-from edge_alpr.config.pipeline import SourceConfig
+from edge_alpr.config.source import SourceConfig
 from edge_alpr.errors import ConfigError, EdgeAlprError, InputError, ModelError
 from edge_alpr.logging_setup import setup_logging
 

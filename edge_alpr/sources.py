@@ -26,7 +26,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from edge_alpr.config.pipeline import SourceConfig
+from edge_alpr.config.source import SourceConfig
 from edge_alpr.errors import SourceError
 from edge_alpr.sources_opencv import OpenCVCamera
 from edge_alpr.sources_rtsp import StreamCamera

@@ -13,7 +13,7 @@ import pytest
 from test_service import CAR_A, PARKED, BrightBoxDetector, ColourReader, write_video
 
 from edge_alpr import __version__, cli
-from edge_alpr.config.pipeline import SourceConfig
+from edge_alpr.config.source import SourceConfig
 from edge_alpr.logging_setup import setup_logging
 
 

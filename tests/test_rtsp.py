@@ -28,7 +28,7 @@ import pytest
 from broker import free_port, wait_until
 from test_daemon_faults import MODELS_DIR, Daemon, NotifySocket, logged_events, write_config
 
-from edge_alpr.config.pipeline import SourceConfig
+from edge_alpr.config.source import SourceConfig
 from edge_alpr.errors import SourceError
 from edge_alpr.sources import open_source
 from edge_alpr.synth.scenes import VideoTruth, make_video

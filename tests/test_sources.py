@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_alpr.config.pipeline import SourceConfig
+from edge_alpr.config.source import SourceConfig
 from edge_alpr.errors import SourceError
 from edge_alpr.sources import LiveSource, VideoFileSource, as_bgr, open_source
 from edge_alpr.sources_rtsp import hide_password

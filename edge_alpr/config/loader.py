@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from edge_alpr.config.pipeline import AppConfig
+from edge_alpr.config.app import AppConfig
 from edge_alpr.errors import ConfigError
 
 Loc = tuple[int | str, ...]
