@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     detect.add_argument("--json", action="store_true", help="one JSON line per image")
     detect.add_argument("--config", type=Path, help="YAML config for model paths and thresholds")
+    detect.add_argument("--all", action="store_true",
+                        help="also show the boxes whose read is nothing plate-like (marked plate_like false)")
     detect.set_defaults(handler=cmd_detect)
 
     read = commands.add_parser("read", help="read plate crops")
@@ -191,7 +193,7 @@ def _optional_reader(cfg: AppConfig):
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from edge_alpr.ocr import crop_plate
+    from edge_alpr.ocr import crop_plate, plate_like
     from edge_alpr.pipeline import with_strategy
     from edge_alpr.service import build_detector
 
@@ -202,19 +204,28 @@ def cmd_detect(args: argparse.Namespace) -> int:
     def handle(path: Path) -> None:
         image = _load_image(path)
         found = detector.detect(image)
-        plates = []
+        plates, dropped = [], 0
         for box, score in zip(found.boxes, found.scores):
             read = reader.read(crop_plate(image, box)) if reader is not None else None
+            # Without a reader nothing can be judged, so every box shows.
+            like = plate_like(read, cfg.reader.grammar) if read is not None else None
+            if like is False and not args.all:
+                dropped += 1
+                continue
             plates.append({
                 "box": [round(float(v), 1) for v in box],
                 "text": read.text if read is not None and read.text else None,
                 "confidence": round(float(read.confidence), 4) if read is not None and read.text else None,
                 "detector_confidence": round(float(score), 4),
+                "plate_like": like,
             })
         if args.json:
-            print(json.dumps({"image": str(path), "plates": plates}, ensure_ascii=False), flush=True)
+            print(json.dumps({"image": str(path), "plates": plates, "dropped_boxes": dropped}, ensure_ascii=False),
+                  flush=True)
         else:
-            print(f"{path}: {_describe_plates(plates)}", flush=True)
+            boxes = "box" if dropped == 1 else "boxes"
+            hidden = f" ({dropped} {boxes} not plate-like hidden; --all shows them)" if dropped else ""
+            print(f"{path}: {_describe_plates(plates)}{hidden}", flush=True)
 
     return _for_each_image(args.images, handle)
 
@@ -226,7 +237,8 @@ def _describe_plates(plates: list[dict]) -> str:
     for plate in plates:
         text = f"{plate['text']} ({plate['confidence']:.2f})" if plate["text"] else "unread"
         box = ",".join(f"{v:.0f}" for v in plate["box"])
-        parts.append(f"{text} at [{box}] detector {plate['detector_confidence']:.2f}")
+        unlike = ", not plate-like" if plate["plate_like"] is False else ""
+        parts.append(f"{text} at [{box}] detector {plate['detector_confidence']:.2f}{unlike}")
     return "; ".join(parts)
 
 
