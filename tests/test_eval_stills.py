@@ -119,6 +119,22 @@ def test_small_plates_are_ignored_in_the_min_height_figures():
     assert report.detection["min_height_16"].plates == 2
 
 
+def test_plate_like_figures_leave_out_boxes_read_as_nothing():
+    # The false box on the background reads as "": a false positive over all boxes, gone after
+    # the plate-like filter; the true ones stay.
+    false_box = ((150, 5, 190, 15), 0.95)
+    report = _evaluate([[(P1.box, 0.8), (P2.box, 0.8), false_box], [(P3.box, 0.8)]], _truth_reader())
+    assert report.detection["all"].false_positives == 1
+    like = report.detection["plate_like"]
+    assert (like.true_positives, like.false_positives, like.false_negatives) == (3, 0, 0)
+
+
+def test_plate_like_figures_count_a_true_plate_read_as_nothing_as_missed():
+    report = _evaluate(PERFECT, _truth_reader(P3=""))
+    assert report.detection["all"].recall == pytest.approx(1.0)
+    assert report.detection["plate_like"].recall == pytest.approx(2 / 3)
+
+
 def test_buckets_split_by_height_layout_and_width():
     report = _evaluate([[(P2.box, HIGH)], [(P3.box, HIGH)]], _truth_reader())  # P1 missed
     by = report.text_by

@@ -24,7 +24,7 @@ from edge_alpr.evaluation.metrics import (
     latency_summary,
     small_box_mask,
 )
-from edge_alpr.ocr import PlateReader, crop_plate
+from edge_alpr.ocr import Grammar, PlateReader, crop_plate, plate_like
 from edge_alpr.types import Detections, PlateRead
 
 #: Plates less high than this are ignored in the second set of detection figures.
@@ -73,7 +73,9 @@ class AcceptedFigures:
 class StillsReport:
     images: int
     score_threshold: float
-    detection: dict[str, DetectionFigures]  # "all", and "min_height_16" with small plates ignored
+    # "all"; "min_height_16" with small plates ignored; "plate_like": only the boxes whose read
+    # is plate-like (ocr.plate_like), the ones `edge-alpr detect` shows by default
+    detection: dict[str, DetectionFigures]
     text: TextSummary
     text_by: dict[str, dict[str, TextSummary]]  # "height" | "layout" | "width" -> bucket -> summary
     accepted: AcceptedFigures
@@ -109,13 +111,15 @@ class StillsEvaluator:
     """Runs detector and reader on one image at a time and keeps the tallies."""
 
     def __init__(self, detector: Detector, reader: PlateReader, *, score_threshold: float,
-                 errors: ErrorWriter | None = None) -> None:
+                 errors: ErrorWriter | None = None, grammar: Grammar = "indian") -> None:
         self.detector = detector
         self.reader = reader
+        self.grammar = grammar
         self.score_threshold = score_threshold
         self.errors = errors
         self._all = DetectionAccumulator(0.5)
         self._not_small = DetectionAccumulator(0.5)
+        self._plate_like = DetectionAccumulator(0.5)
         self._text = PlateTextAccumulator()
         self._timings = _Timings()
         self._accepted = 0
@@ -135,6 +139,8 @@ class StillsEvaluator:
         gt_boxes = np.array([p.box for p in plates], dtype=np.float64).reshape(-1, 4)
         match = self._all.add(found.boxes, found.scores, gt_boxes)
         self._not_small.add(found.boxes, found.scores, gt_boxes, small_box_mask(gt_boxes, SMALL_PLATE_PX))
+        like = np.array([i for i, read in reads.items() if plate_like(read, self.grammar)], dtype=np.int64)
+        self._plate_like.add(np.asarray(found.boxes).reshape(-1, 4)[like], np.asarray(found.scores)[like], gt_boxes)
         matched = {int(g): int(p) for p, g in match.pairs}
         for g, plate in enumerate(plates):
             if not plate.text:
@@ -181,6 +187,7 @@ class StillsEvaluator:
             detection={
                 "all": DetectionFigures.from_accumulator(self._all, self.score_threshold),
                 f"min_height_{SMALL_PLATE_PX}": DetectionFigures.from_accumulator(self._not_small, self.score_threshold),
+                "plate_like": DetectionFigures.from_accumulator(self._plate_like, self.score_threshold),
             },
             text=self._text.summary(),
             text_by=ordered_buckets(self._text.by_bucket()),

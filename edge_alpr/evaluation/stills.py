@@ -12,7 +12,9 @@ What is reported, and why it is counted that way:
   threshold the daemon uses (the config's, else the model card's), for all plates and for
   plates at least 16 px high (smaller ones are ignored: neither found nor missed). The
   detector runs with a low score floor so the curve extends below the operating point; greedy
-  matching by score makes the figures at the operating point the same as if it had not.
+  matching by score makes the figures at the operating point the same as if it had not. A
+  third line counts only the boxes whose read is plate-like (``ocr.plate_like``), the boxes
+  ``edge-alpr detect`` shows by default.
 * Plate text: every ground-truth plate with a known text counts; a plate the detector missed
   (or found only below the operating threshold) counts as wrong. Character accuracy is over
   the plates that were found. Both are split by plate height (<20, 20-40, >40 px), layout
@@ -97,7 +99,7 @@ def _run_stills(args: argparse.Namespace, cfg: AppConfig,
                        holdout=args.holdout, limit=args.limit)
     detector, threshold = build_detector(cfg)
     reader = build_reader(cfg)
-    evaluator = StillsEvaluator(detector, reader, score_threshold=threshold, errors=errors)
+    evaluator = StillsEvaluator(detector, reader, score_threshold=threshold, errors=errors, grammar=cfg.reader.grammar)
     for row in rows:
         evaluator.add(read_image(row, args.manifest), row.plates, str(row.image))
     report = evaluator.report()
