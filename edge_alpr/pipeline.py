@@ -20,30 +20,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from edge_alpr import colour
 from edge_alpr.config import AppConfig
-from edge_alpr.direction import CountingLine, TrackPath
+from edge_alpr.direction import CountingLine
+from edge_alpr.motion import MotionGate, RegionOfInterest
 from edge_alpr.ocr import crop_plate
 from edge_alpr.regions import plan_regions
 from edge_alpr.tiling import MultiViewDetector, Rect
+from edge_alpr.track_reads import KeptRead, TrackState, crop_quality, vehicle_crop
 from edge_alpr.tracker import Tracker
 from edge_alpr.types import Candidate, Detections, Frame, PlateEvent, PlateRead, TrackRead
 from edge_alpr.voting import RecentPlates, VoteResult, vote
 
 log = logging.getLogger(__name__)
 
-# Aspect ratios (width / height) of Indian plates seen head-on: 500x120 mm single-line and
-# 340x200 mm two-line. A box far from both is seen at an angle or cut off.
-_PLATE_ASPECTS = (500 / 120, 340 / 200)
-# Motion is measured on a copy this wide: enough to see a car, cheap on a Pi.
-_MOTION_WIDTH = 160
 # Latency percentiles are taken over this many recent frames per stage.
 _LATENCY_WINDOW = 500
-# Vehicle crops are kept at most this wide (they are only for people to look at).
-_VEHICLE_CROP_MAX_WIDTH = 640
 # A failing stage is logged with its traceback once, then at most once per this many seconds.
 _ERROR_LOG_INTERVAL_S = 30.0
 # A confirmed track whose box moves less than this per frame is a parked vehicle: it gets no
@@ -71,93 +65,6 @@ class EmittedEvent:
     plate_crop: np.ndarray | None
     vehicle_crop: np.ndarray | None
 
-
-# --- small helpers of the stages -------------------------------------------------------------
-
-
-class MotionGate:
-    """Tells whether a frame differs from the last frame the detector looked at."""
-
-    def __init__(self, threshold: float, pixel_delta: int) -> None:
-        self.threshold = threshold
-        self.pixel_delta = pixel_delta
-        self._reference: np.ndarray | None = None
-
-    def has_motion(self, image: np.ndarray) -> bool:
-        return self.is_motion(self.changed_mask(image))
-
-    def changed_mask(self, image: np.ndarray) -> np.ndarray:
-        """Bool mask, at most _MOTION_WIDTH wide, of the pixels that changed since the reference;
-        all True before there is one (the first frame is all new)."""
-        small = self._small_grey(image)
-        if self._reference is None or self._reference.shape != small.shape:
-            return np.ones(small.shape, bool)
-        return cv2.absdiff(small, self._reference) > self.pixel_delta
-
-    def is_motion(self, mask: np.ndarray) -> bool:
-        """Enough of the mask changed to count as motion (not sensor noise or a flicker)."""
-        return float(mask.mean()) >= self.threshold
-
-    def remember(self, image: np.ndarray) -> None:
-        """Make ``image`` the reference: call it for every frame the detector ran on."""
-        self._reference = self._small_grey(image)
-
-    @staticmethod
-    def _small_grey(image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        scale = min(1.0, _MOTION_WIDTH / max(w, 1))
-        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        # A light blur keeps sensor noise and compression blocks from counting as motion.
-        return cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
-
-
-class RegionOfInterest:
-    """The bounding box of the configured polygon: the part of the frame the motion gate watches.
-    (The detector strategy crops to it and drops plates centred outside the polygon.)"""
-
-    def __init__(self, polygon: list[tuple[float, float]] | None) -> None:
-        self.polygon = None if polygon is None else np.asarray(polygon, dtype=np.float32)
-
-    def bounds(self, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-        """x0, y0, x1, y1 of the part of the frame to look at (the whole frame without a polygon)."""
-        h, w = frame_shape[:2]
-        if self.polygon is None:
-            return 0, 0, w, h
-        x0, y0 = np.floor(self.polygon.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(self.polygon.max(axis=0)).astype(int)
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, w, h)
-
-
-def crop_quality(crop: np.ndarray, box: np.ndarray) -> float:
-    """How promising a crop is to read: plate area x sharpness x frontalness.
-
-    Sharpness is the variance of the Laplacian (blur flattens it); frontalness compares the
-    box's aspect with a head-on plate's (an angled plate looks narrower).
-    """
-    width, height = float(box[2] - box[0]), float(box[3] - box[1])
-    if width <= 0 or height <= 0 or crop.size == 0:
-        return 0.0
-    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
-    aspect = width / height
-    frontalness = max(min(aspect / a, a / aspect) for a in _PLATE_ASPECTS)
-    return width * height * sharpness * frontalness
-
-
-def vehicle_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """The region around a plate where the vehicle is: a plate width to each side and 1.5
-    above, for people checking an event. Downscaled to at most 640 px wide."""
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = (float(v) for v in box)
-    pw = x2 - x1
-    xa, xb = max(0, int(x1 - pw)), min(w, int(x2 + pw))
-    ya, yb = max(0, int(y1 - 1.5 * pw)), min(h, int(y2 + 0.5 * (y2 - y1)))
-    crop = image[ya:yb, xa:xb]
-    if crop.shape[1] > _VEHICLE_CROP_MAX_WIDTH:
-        scale = _VEHICLE_CROP_MAX_WIDTH / crop.shape[1]
-        crop = cv2.resize(crop, (_VEHICLE_CROP_MAX_WIDTH, max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-    return crop.copy()  # never keep a view that pins the whole frame in memory
 
 
 def iso_utc(wall_time: float) -> str:
@@ -214,47 +121,6 @@ def with_strategy(detector: Detector, cfg: AppConfig) -> Detector:
     if strategy.mode == "whole" and strategy.roi is None:
         return detector
     return MultiViewDetector(detector, cfg.detector.strategy, cfg.detector.min_plate_width_px)
-
-
-# --- the per-track reading state --------------------------------------------------------------
-
-
-@dataclass
-class KeptRead:
-    quality: float
-    read: TrackRead
-    plate_crop: np.ndarray
-    vehicle_crop: np.ndarray | None
-
-
-@dataclass
-class TrackState:
-    """What the pipeline remembers of one confirmed track: times and its best-K reads."""
-
-    track_id: int
-    first_seen: float  # wall time
-    last_seen: float
-    last_read_frame: int | None = None
-    kept: list[KeptRead] = field(default_factory=list)
-    emitted: bool = False  # an early event was already sent for this track
-    path: TrackPath = field(default_factory=TrackPath)  # its boxes' size and motion, line crossings
-
-    def wants_read(self, quality: float, frame_index: int, max_reads: int, min_gap: int) -> bool:
-        """Read now if the track is short of reads or this crop beats its worst kept one."""
-        if self.emitted:
-            return False
-        if self.last_read_frame is not None and frame_index - self.last_read_frame <= min_gap:
-            return False
-        return len(self.kept) < max_reads or quality > min(k.quality for k in self.kept)
-
-    def keep(self, read: KeptRead, max_reads: int) -> None:
-        self.kept.append(read)
-        self.last_read_frame = read.read.frame_index
-        if len(self.kept) > max_reads:
-            self.kept.remove(min(self.kept, key=lambda k: k.quality))
-
-    def reads(self) -> list[TrackRead]:
-        return [k.read for k in self.kept]
 
 
 # --- the pipeline -----------------------------------------------------------------------------

@@ -15,16 +15,11 @@ import pytest
 
 from edge_alpr import plates
 from edge_alpr.config import AppConfig
-from edge_alpr.pipeline import (
-    MotionGate,
-    Pipeline,
-    RegionOfInterest,
-    TrackState,
-    crop_quality,
-    iso_utc,
-)
+from edge_alpr.motion import MotionGate, RegionOfInterest
+from edge_alpr.pipeline import Pipeline, iso_utc
 from edge_alpr.service import run_service
 from edge_alpr.sources import VideoFileSource
+from edge_alpr.track_reads import TrackState, crop_quality
 from edge_alpr.types import Detections, Frame, PlateEvent, PlateRead, TrackRead
 
 W, H, FPS, FRAMES = 320, 240, 10.0, 60
@@ -371,7 +366,7 @@ def test_systemd_notifications(street_video, tmp_path, monkeypatch) -> None:
 
 
 def kept(quality: float, frame_index: int):
-    from edge_alpr.pipeline import KeptRead
+    from edge_alpr.track_reads import KeptRead
 
     read = TrackRead(PlateRead("KA01AB1234", (0.9,) * 10, 0.9, "standard"), frame_index, 0.0, (0, 0, 1, 1), 0.9)
     return KeptRead(quality, read, np.zeros((2, 2, 3), np.uint8), None)
