@@ -1,7 +1,6 @@
 """The part every OpenCV-backed live camera shares: reading and releasing one ``cv2.VideoCapture``.
 
-Its own module because both ``sources`` (V4L2) and ``sources_rtsp`` (streams) build on it, and
-``sources`` imports ``sources_rtsp``.
+Its own module because both ``sources_cameras`` (V4L2) and ``sources_rtsp`` (streams) build on it.
 """
 from __future__ import annotations
 
