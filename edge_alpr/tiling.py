@@ -313,6 +313,26 @@ def merge_views(found: ViewBoxes, method: Literal["nms", "wbf"], iou: float, con
     return Detections(boxes[best_first], scores[best_first])
 
 
+def drop_unseen_big(found: ViewBoxes, coarse_view: int, coarse_side: float, input_size: int,
+                    min_seen_px: float, iou: float, containment: float) -> ViewBoxes:
+    """``found`` with the boxes of the other views (tiles) that the coarse view (``coarse_view``,
+    the whole frame letterboxed from ``coarse_side`` px to ``input_size``) would see, being at
+    least ``min_seen_px`` input pixels wide there, scored no higher than the coarse view's best
+    box of the same plate, and dropped where it has none. On big stills these are tile boxes on
+    textures and fragments of big plates cut by tile edges; the plates the coarse view misses are
+    the small ones, kept as found. Capping (not a yes/no on any coarse box) keeps the result at a
+    score threshold the same whatever lower floor the detector ran with."""
+    if not len(found.boxes):
+        return found
+    in_coarse = found.view == coarse_view
+    seen = ~in_coarse & ((found.boxes[:, 2] - found.boxes[:, 0]) * (input_size / coarse_side) >= min_seen_px)
+    same = same_plate_matrix(found, iou, containment)[:, in_coarse]
+    coarse_best = np.where(same, found.scores[in_coarse][None], 0.0).max(axis=1, initial=0.0)
+    scores = np.where(seen, np.minimum(found.scores, coarse_best), found.scores).astype(np.float32)
+    keep = scores > 0
+    return ViewBoxes(found.boxes[keep], scores[keep], found.view[keep], found.cut[keep], found.view_side[keep])
+
+
 # --------------------------------------------------------------------------- the detector
 
 
@@ -346,11 +366,20 @@ class MultiViewDetector:
         """True when frames of this size are looked at in motion regions (given by the caller)."""
         return self.mode(frame_w, frame_h) == "motion"
 
+    def still_auto(self, frame_w: int, frame_h: int) -> bool:
+        """True when ``auto`` looks at a big frame without regions (a still image): the whole frame
+        (or roi) and tiles, tile boxes kept only where the whole view is blind (``drop_unseen_big``)."""
+        return self.config.mode == "auto" and self.uses_regions(frame_w, frame_h)
+
     def views(self, frame_w: int, frame_h: int) -> list[View]:
         """The views of a frame of this size when no regions are given (planned once per size)."""
         key = (frame_w, frame_h)
         if key not in self._views_for_size:
-            self._views_for_size[key] = plan_views(self.config, frame_w, frame_h, self.mode(frame_w, frame_h))
+            views = plan_views(self.config, frame_w, frame_h, self.mode(frame_w, frame_h))
+            if self.still_auto(frame_w, frame_h):
+                coarse = plan_views(self.config, frame_w, frame_h, "whole" if self.config.roi is None else "roi")
+                views = coarse + [v for v in views if v.rect != coarse[0].rect]
+            self._views_for_size[key] = views
         return self._views_for_size[key]
 
     def detect(self, image_bgr: np.ndarray, regions: Sequence[Rect] | None = None) -> Detections:
@@ -379,7 +408,12 @@ class MultiViewDetector:
             ))
         started = time.perf_counter()
         cfg = self.config
-        merged = merge_views(ViewBoxes.concat(parts), cfg.merge, cfg.merge_iou, cfg.merge_containment)
+        found = ViewBoxes.concat(parts)
+        if regions is None and self.still_auto(frame_w, frame_h):
+            coarse = views[0]
+            found = drop_unseen_big(found, 0, max(coarse.width, coarse.height), self.input_size,
+                                    cfg.auto_min_model_px, cfg.merge_iou, cfg.merge_containment)
+        merged = merge_views(found, cfg.merge, cfg.merge_iou, cfg.merge_containment)
         if self.config.roi is not None and len(merged):
             merged = merged[centres_inside(merged.boxes, self.config.roi)]
         self.last_merge_ms = (time.perf_counter() - started) * 1000.0

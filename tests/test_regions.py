@@ -127,13 +127,13 @@ def test_auto_follows_min_plate_width():
     assert detector.mode(1280, 720) == "whole"  # 64 px plates are 16 input px in a 1280 px frame
 
 
-def test_auto_on_a_still_big_image_looks_at_tiles():
+def test_auto_on_a_still_big_image_looks_at_the_whole_frame_and_tiles():
     inner = PaintedPlateDetector()
     detector = MultiViewDetector(inner, StrategyConfig(), min_plate_px=32)
     frame = painted_frame(FRAME_W, FRAME_H, [(1500, 900, 1540, 912)])  # a 40 px plate: 7 px if shrunk whole
     found = detector.detect(frame)
-    assert len(detector.last_timings) == 8  # 640 px tiles over 1080p
-    assert all(v.view.kind == "tile" for v in detector.last_timings)
+    assert len(detector.last_timings) == 9  # the whole frame, then 640 px tiles over 1080p
+    assert [v.view.kind for v in detector.last_timings] == ["whole"] + ["tile"] * 8
     assert len(found) == 1 and np.allclose(found.boxes[0], [1500, 900, 1540, 912], atol=2)
 
 
