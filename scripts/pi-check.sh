@@ -135,7 +135,10 @@ check_host() {
     done
     if ((${#missing[@]})); then
         say "installing debootstrap qemu-user-static binfmt-support zstd (missing: ${missing[*]})"
+        # A fresh machine may have no package lists yet: update once and try again.
         apt-get install -y --no-install-recommends debootstrap qemu-user-static binfmt-support zstd git >/dev/null \
+            || { apt-get update -qq && apt-get install -y --no-install-recommends debootstrap qemu-user-static \
+                     binfmt-support zstd git >/dev/null; } \
             || fail "could not apt-get install debootstrap qemu-user-static binfmt-support zstd"
     fi
     [[ -x "$HOST_VENV/bin/edge-alpr" ]] || fail "$HOST_VENV/bin/edge-alpr is missing: run ./test.sh or scripts/setup-dev.sh first"
