@@ -313,24 +313,18 @@ def merge_views(found: ViewBoxes, method: Literal["nms", "wbf"], iou: float, con
     return Detections(boxes[best_first], scores[best_first])
 
 
-def drop_unseen_big(found: ViewBoxes, coarse_view: int, coarse_side: float, input_size: int,
-                    min_seen_px: float, iou: float, containment: float) -> ViewBoxes:
-    """``found`` with the boxes of the other views (tiles) that the coarse view (``coarse_view``,
-    the whole frame letterboxed from ``coarse_side`` px to ``input_size``) would see, being at
-    least ``min_seen_px`` input pixels wide there, scored no higher than the coarse view's best
-    box of the same plate, and dropped where it has none. On big stills these are tile boxes on
-    textures and fragments of big plates cut by tile edges; the plates the coarse view misses are
-    the small ones, kept as found. Capping (not a yes/no on any coarse box) keeps the result at a
-    score threshold the same whatever lower floor the detector ran with."""
-    if not len(found.boxes):
-        return found
-    in_coarse = found.view == coarse_view
-    seen = ~in_coarse & ((found.boxes[:, 2] - found.boxes[:, 0]) * (input_size / coarse_side) >= min_seen_px)
-    same = same_plate_matrix(found, iou, containment)[:, in_coarse]
-    coarse_best = np.where(same, found.scores[in_coarse][None], 0.0).max(axis=1, initial=0.0)
-    scores = np.where(seen, np.minimum(found.scores, coarse_best), found.scores).astype(np.float32)
-    keep = scores > 0
-    return ViewBoxes(found.boxes[keep], scores[keep], found.view[keep], found.cut[keep], found.view_side[keep])
+def drop_big_tile_boxes(found: ViewBoxes, coarse_view: int, coarse_side: float, input_size: int,
+                        min_seen_px: float) -> ViewBoxes:
+    """``found`` without the boxes of the other views (tiles) that would be at least
+    ``min_seen_px`` input pixels wide in the coarse view (``coarse_view``: the whole frame,
+    letterboxed from ``coarse_side`` px to ``input_size``). The coarse view speaks for plates that
+    big, found or not: on big stills the tiles' boxes of them are textures (signboards, grilles)
+    the shrunk frame rightly ignores, plates cut by tile edges, and boxes of plates it found that
+    fusion would only move off the plate. The tiles keep the plates the coarse view is blind to."""
+    seen = (found.view != coarse_view) & (
+        (found.boxes[:, 2] - found.boxes[:, 0]) * (input_size / coarse_side) >= min_seen_px)
+    keep = ~seen
+    return ViewBoxes(found.boxes[keep], found.scores[keep], found.view[keep], found.cut[keep], found.view_side[keep])
 
 
 # --------------------------------------------------------------------------- the detector
@@ -368,7 +362,7 @@ class MultiViewDetector:
 
     def still_auto(self, frame_w: int, frame_h: int) -> bool:
         """True when ``auto`` looks at a big frame without regions (a still image): the whole frame
-        (or roi) and tiles, tile boxes kept only where the whole view is blind (``drop_unseen_big``)."""
+        (or roi) and tiles, tile boxes kept only where the whole view is blind (``drop_big_tile_boxes``)."""
         return self.config.mode == "auto" and self.uses_regions(frame_w, frame_h)
 
     def views(self, frame_w: int, frame_h: int) -> list[View]:
@@ -411,8 +405,8 @@ class MultiViewDetector:
         found = ViewBoxes.concat(parts)
         if regions is None and self.still_auto(frame_w, frame_h):
             coarse = views[0]
-            found = drop_unseen_big(found, 0, max(coarse.width, coarse.height), self.input_size,
-                                    cfg.auto_min_model_px, cfg.merge_iou, cfg.merge_containment)
+            found = drop_big_tile_boxes(found, 0, max(coarse.width, coarse.height), self.input_size,
+                                        cfg.auto_min_model_px)
         merged = merge_views(found, cfg.merge, cfg.merge_iou, cfg.merge_containment)
         if self.config.roi is not None and len(merged):
             merged = merged[centres_inside(merged.boxes, self.config.roi)]

@@ -101,9 +101,9 @@ class StrategyConfig(StrictModel):
         "detector-input pixels wide for the whole frame to be enough; the detector finds few plates "
         "narrower than ~10 input pixels. Lower keeps 'whole' on bigger frames (cheaper, misses small plates); "
         "higher switches to regions or tiles sooner. On still images too big for 'whole' the whole frame "
-        "and the tiles both run, and a tile's box at least this wide in the whole-frame view counts only "
-        "if the whole frame found that plate too (tiles fire on textures and cut big plates); higher "
-        "keeps more of those tile boxes.",
+        "and the tiles both run; plates at least this wide in the whole-frame view come from it alone "
+        "(tiles fire on textures and cut big plates), narrower ones from the tiles. Higher keeps "
+        "more tile boxes.",
     )
     region_track_growth: float = Field(
         2.0, ge=1.0, le=10.0,
