@@ -58,6 +58,9 @@ STRATEGIES: dict[str, StrategyConfig] = {
     "two_scale640": StrategyConfig(mode="two_scale", far="tiles", tile_size=640, tile_overlap=0.25, merge="wbf"),
     "two_scale640_nms": StrategyConfig(mode="two_scale", far="tiles", tile_size=640, tile_overlap=0.25, merge="nms"),
     "two_scale960": StrategyConfig(mode="two_scale", far="tiles", tile_size=960, tile_overlap=0.25, merge="wbf"),
+    # The default, as on a still image: whole on small frames, else whole + tiles for the plates
+    # the whole frame is too coarse for (detector.min_plate_width_px at its default, 32).
+    "auto": StrategyConfig(mode="auto"),
 }
 #: Strategies that need a site's roi; ``roi`` is filled in per frame.
 ROI_STRATEGIES: dict[str, StrategyConfig] = {
