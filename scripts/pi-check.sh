@@ -280,10 +280,16 @@ SH
     chmod 755 "$1"
 }
 
+# x86 runs the root's copy of the project (PYTHONPATH before the .venv's editable install, and
+# its models), not the live working tree: in a shared tree, code edited between the copy and
+# this step once put the x86 boxes 4 to 9 px from arm64's, which matched the copied code's.
 run_x86() {
-    local out="$WORK/out-x86"
-    sh "$ROOT$CHECK_DIR/commands.sh" "$HOST_VENV/bin/edge-alpr" "$REPO/config/default.yaml" "$WORK/in" "$out" \
+    local out="$WORK/out-x86" snapshot="$ROOT$IN_ROOT"
+    PYTHONPATH="$snapshot" EDGE_ALPR_MODELS="$snapshot/models" sh "$ROOT$CHECK_DIR/commands.sh" \
+        "$HOST_VENV/bin/edge-alpr" "$snapshot/config/default.yaml" "$WORK/in" "$out" \
         || fail "the commands failed on x86 (logs in $out)"
+    [[ "$(PYTHONPATH="$snapshot" "$HOST_VENV/bin/python" -c 'import edge_alpr; print(edge_alpr.__file__)')" \
+        == "$snapshot/"* ]] || fail "x86 did not import the copied project from $snapshot"
     say "x86: $(head -1 "$out/version.txt"), $(wc -l <"$out/events.jsonl") events"
 }
 
