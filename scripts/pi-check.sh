@@ -288,7 +288,8 @@ run_x86() {
     PYTHONPATH="$snapshot" EDGE_ALPR_MODELS="$snapshot/models" sh "$ROOT$CHECK_DIR/commands.sh" \
         "$HOST_VENV/bin/edge-alpr" "$snapshot/config/default.yaml" "$WORK/in" "$out" \
         || fail "the commands failed on x86 (logs in $out)"
-    [[ "$(PYTHONPATH="$snapshot" "$HOST_VENV/bin/python" -c 'import edge_alpr; print(edge_alpr.__file__)')" \
+    # From /, as the console script sees it (python -c would put the working folder, the repo, first).
+    [[ "$(cd / && PYTHONPATH="$snapshot" "$HOST_VENV/bin/python" -c 'import edge_alpr; print(edge_alpr.__file__)')" \
         == "$snapshot/"* ]] || fail "x86 did not import the copied project from $snapshot"
     say "x86: $(head -1 "$out/version.txt"), $(wc -l <"$out/events.jsonl") events"
 }
