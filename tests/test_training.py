@@ -187,3 +187,26 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
     reader = EdgePlateReader(models / "plate_reader_int8.tflite")
     assert reader.input_width == 96
     np.testing.assert_allclose(reader.probabilities(np.full((30, 120, 3), 200, np.uint8)).sum(1), 1.0, atol=0.05)
+
+
+def test_reader_finish_early_exports_the_last_checkpoint_with_the_step_it_reached(tmp_path):
+    import torch
+
+    from edge_alpr.training import reader as train_reader
+
+    datasets = _tiny_reader_datasets(tmp_path / "datasets")
+    models, run = tmp_path / "models", tmp_path / "run"
+    args = ["--datasets", str(datasets), "--batch", "4", "--synthetic", "8", "--threads", "1", "--bf16", "off",
+            "--models-dir", str(models), "--run-dir", str(run)]
+    assert train_reader.main(args + ["--steps", "2", "--eval-every", "2"]) == 0
+    # As if that run had been planned for 6 steps and stopped after 2.
+    state = torch.load(run / "last.ckpt", map_location="cpu", weights_only=False)
+    state["args"]["steps"] = 6
+    torch.save(state, run / "last.ckpt")
+    (models / "plate_reader.json").unlink()
+
+    assert train_reader.main(args + ["--finish-early"]) == 0
+    card = json.loads((models / "plate_reader.json").read_text())
+    assert card["training"]["steps"] == 2 and "step 2 of 6" in card["training"]["note"]
+    assert card["training"]["command"].endswith("--steps 2 --eval-every 2")
+    assert card["metrics"]["int8"]["n"] == 4

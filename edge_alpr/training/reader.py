@@ -71,6 +71,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--recalibrate", action="store_true",
                    help="train nothing: refit the confidence calibration of the models in --models-dir and "
                         "measure their card's metrics again (after the datasets or the reader's code changed)")
+    p.add_argument("--finish-early", action="store_true",
+                   help="export and measure --run-dir's last checkpoint now, for a run that cannot finish in time")
     p.add_argument("--re-export", action="store_true",
                    help="train nothing: export the float weights in --models-dir to TFLite again (after the "
                         "export code changed), then recalibrate and measure them")
@@ -183,18 +185,14 @@ def train(args: argparse.Namespace) -> int:
         return recalibrate(args)
     if args.re_export:
         return re_export(args)
+    if args.finish_early:
+        return finish_early(args)
     torch.manual_seed(args.seed)
     from edge_alpr.training.detector import cpu_has_bf16
 
     use_bf16 = args.bf16 == "on" or (args.bf16 == "auto" and cpu_has_bf16())
-    real_train, calib, val = load_real(args.datasets)
+    real_train, calib, val = training_crops(args)
     labelled_val = load_labelled_val(args.datasets)
-    real_train += [c for c in real_train if c.source in LABELLED_SETS and c.layout == "two"] * (args.labelled_repeat - 1)
-    for spec in args.extra:
-        from edge_alpr.training.reader_data import load_manifest_crops
-
-        path, _, weight = spec.partition(":")
-        real_train += load_manifest_crops(Path(path)) * max(1, round(float(weight or 1)))
     t0 = time.time()
     synthetic = render_bank(args.synthetic, args.seed, args.two_line_fraction, args.stacked_fraction) if args.synthetic else []
     log.info("real crops: %d train, %d calibration, %d val; %d rendered in %.0fs; bf16 %s",
@@ -257,6 +255,38 @@ def train(args: argparse.Namespace) -> int:
     return finish(args, ema.ema, real_train, calib, val, synthetic, history, use_bf16)
 
 
+def training_crops(args: argparse.Namespace) -> tuple[list[Crop], list[Crop], list[Crop]]:
+    """(train, calibration, val) real crops as a run with ``args`` trains on them."""
+    real_train, calib, val = load_real(args.datasets)
+    real_train += [c for c in real_train if c.source in LABELLED_SETS and c.layout == "two"] * (args.labelled_repeat - 1)
+    for spec in args.extra:
+        from edge_alpr.training.reader_data import load_manifest_crops
+
+        path, _, weight = spec.partition(":")
+        real_train += load_manifest_crops(Path(path)) * max(1, round(float(weight or 1)))
+    return real_train, calib, val
+
+
+def finish_early(args: argparse.Namespace) -> int:
+    """End a run that cannot finish in its time: the run folder's last checkpoint (its EMA
+    weights) is exported and measured as if training had ended there; the card records the
+    command that trained it and the step it reached."""
+    state = common.Checkpointer(args.run_dir, 0).load()
+    if state is None:
+        raise SystemExit(f"{args.run_dir}: no checkpoint to finish from")
+    trained = argparse.Namespace(**state["args"])
+    trained.models_dir, trained.datasets = args.models_dir, args.datasets
+    planned, trained.steps = trained.steps, state["step"]
+    real_train, calib, val = training_crops(trained)
+    # Rendered plates only serve the int8 calibration here, as many as at the end of a full run.
+    synthetic = render_bank(len(real_train), trained.seed, trained.two_line_fraction, trained.stacked_fraction)
+    model = PlateRecognizer()
+    model.load_state_dict(state["ema"])
+    note = f"stopped at step {state['step']} of {planned} (--finish-early): the cosine schedule had not decayed"
+    command = getattr(trained, "command_line", None) or "python -m edge_alpr.training.reader (see the run's checkpoint)"
+    return finish(trained, model, real_train, calib, val, synthetic, state["history"], False, note=note, command=command)
+
+
 def export(model, models_dir: Path, real_train: list[Crop], synthetic: list[Crop], seed: int,
            input_hw: tuple[int, int] = (INPUT_H, INPUT_W)) -> dict[str, Path]:
     """int8 and float16 TFLite files; int8 activation ranges come from 300 crops, real and rendered."""
@@ -274,7 +304,8 @@ def export(model, models_dir: Path, real_train: list[Crop], synthetic: list[Crop
     return export_reader(model, input_hw, models_dir, calibration_batches)
 
 
-def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) -> int:
+def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, note: str | None = None,
+           command: str | None = None) -> int:
     from edge_alpr.training.export import READER_OUTPUT
 
     model = model.float().eval()
@@ -295,14 +326,14 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
         "files": {k: p.name for k, p in paths.items()} | {"float_weights": "plate_reader_fp16.pt"},
         "calibration": {},
         "training": {
-            "command": "python -m edge_alpr.training.reader " + " ".join(sys.argv[1:]),
+            "command": command or getattr(args, "command_line", "python -m edge_alpr.training.reader"),
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "steps": args.steps, "batch": args.batch, "lr": args.lr, "bf16_autocast": use_bf16,
             "fine_tuned": bool(args.fine_tune),
             "real_crops": {"train": len(real_train), "calibration": len(calib), "val": len(val)},
             "real_train_sources": dict(sorted(Counter(c.source for c in real_train).items())),
             "data_version": data_version(real_train, calib, val),
-            "synthetic_plates": len(synthetic), "synthetic_fraction": args.synthetic_fraction,
+            "synthetic_plates": args.synthetic, "synthetic_fraction": args.synthetic_fraction,
             "two_line_fraction": args.two_line_fraction,
             "stacked_fraction": args.stacked_fraction,
             "two_line_whole": args.two_line_whole,
@@ -316,6 +347,8 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16) ->
     }
     if base:
         card["training"]["base"] = base
+    if note:
+        card["training"]["note"] = note
     common.write_card(card_path, card)
     calibrate_and_measure(card_path, card, calib, val, card["training"]["data_version"], load_labelled_val(args.datasets))
     return 0
@@ -390,7 +423,10 @@ def re_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return train(parse_args(sys.argv[1:] if argv is None else argv))
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    args.command_line = "python -m edge_alpr.training.reader " + " ".join(argv)  # for the card
+    return train(args)
 
 
 if __name__ == "__main__":
