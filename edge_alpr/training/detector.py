@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edge_alpr.bench import macs
 from edge_alpr.training import common
 from edge_alpr.training.detector_data import (
     DetectorDataset,
@@ -304,10 +305,14 @@ def finish(args, model, anchors, train_set, val_set, counts, history, use_bf16) 
             "synthetic_indian_plates": args.synthetic_plates,
             "synthetic_scene_videos": args.synthetic_scenes,
             "validation": "openlpr val split + a fixed 20% (file-name hash) of openalpr_us, openalpr_br, "
-                          "in_olx_scenes (plus olx photos whose plate is in in_plates val); never trained on",
+                          "in_olx_scenes (plus olx photos whose plate is in in_plates val) + the val split the "
+                          "project's kept labels fix per source image for in_twowheelers and in_odisha_traffic; "
+                          "never trained on",
             "history": history,
         },
         "metrics": {},
+        # The work per inference, counted from the graph: what a Pi's speed is estimated from.
+        macs.CARD_KEY: macs.count_macs(paths["int8"]).total,
     }
     common.write_card(args.models_dir / "plate_detector.json", card)
     for kind, path in paths.items():

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edge_alpr.bench import macs
 from edge_alpr.training import common
 from edge_alpr.training.reader_data import (
     LABELLED_SETS,
@@ -349,6 +350,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
         card["training"]["base"] = base
     if note:
         card["training"]["note"] = note
+    card[macs.CARD_KEY] = macs.count_macs(paths["int8"]).total  # what a Pi's speed is estimated from
     common.write_card(card_path, card)
     calibrate_and_measure(card_path, card, calib, val, card["training"]["data_version"], load_labelled_val(args.datasets))
     return 0
