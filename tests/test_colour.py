@@ -118,3 +118,26 @@ def test_every_in_plates_validation_crop_is_labelled_and_the_rules_name_most_rea
         assert right >= 0.9 * len(of_split), f"{split}: {right} of {len(of_split)}"
         not_white = [c for c in of_split if c.background != "white"]
         assert sum(colour.classify(c.features).background == c.background for c in not_white) >= 0.8 * len(not_white)
+
+
+def test_the_softmax_head_names_a_rare_colour_and_survives_a_channel_dead_in_training():
+    from edge_alpr.bench.colour import SoftmaxHead
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0, 1, (90, 5)), rng.normal(3, 1, (6, 5))])
+    x[:, 4] = 0.0  # dead on every training crop
+    head = SoftmaxHead(x, ["white"] * 90 + ["red"] * 6)
+    probe = np.array([[0, 0, 0, 0, 50.0], [3, 3, 3, 3, -50.0]])
+    assert head.predict(probe) == ["white", "red"]
+
+
+def test_the_reader_features_are_the_reader_input_statistics_and_a_live_feature_map():
+    from edge_alpr.bench.colour import reader_features
+    from edge_alpr.config import ReaderConfig
+
+    rng = np.random.default_rng(5)
+    plates = [render.render_plate(None, rng).image for _ in range(2)]
+    stats, maps = reader_features(plates, ReaderConfig().resolved_model_path())
+    assert stats.shape == (2, 18) and np.allclose(stats[:, 2:].sum(axis=1), 1.0)
+    # 160 channels averaged, then maxed; all zero would mean a tensor other than the activation.
+    assert maps.shape == (2, 320) and maps.max() > 0 and not np.allclose(maps[0], maps[1])

@@ -9,15 +9,19 @@ plates of ``in_odisha_traffic`` are labelled too, as a third set (``extra``) not
 on. Crops a person could not name the colour of for sure (``sure: false``) and the few crops
 that are no plate at all are left out of the figures.
 
-Two classifiers on the same colour features (``colour.measure``) are compared, both fitted on
-the training crops only:
+Classifiers compared, all fitted on the training crops only:
 
 * rules: the shipped ``colour.classify`` with ``colour.THRESHOLDS``; ``--fit`` searches the
   three thresholds again on the training crops, maximising the mean accuracy over colours, and
   prints them;
 * nearest centroid: each colour's mean feature vector (plate and print Lab, plate chroma,
   which side is print), features scaled by their spread; it can only name colours it has
-  training crops of.
+  training crops of;
+* heads on the shipped reader (issue #19's other way): linear softmax heads on what the int8
+  reader holds of a crop, its grey contrast-stretched input (``ocr.preprocess``; statistics:
+  mean, spread, 16-bin histogram) and its last feature map (the context layers' output,
+  averaged and maxed over the plate), read from the TFLite interpreter. They name only the
+  colours they have training crops of.
 
 Every figure gives right / total per colour and set.
 """
@@ -28,6 +32,7 @@ import itertools
 import json
 import sys
 import time
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
@@ -108,16 +113,16 @@ class NearestCentroid:
         self.colours = sorted(by_colour)
         self.centroids = np.array([np.mean(by_colour[c], axis=0) for c in self.colours])
 
-    def background(self, features: ColourFeatures) -> str:
-        distances = np.linalg.norm(self.centroids - feature_vector(features) / self.scale, axis=1)
+    def background(self, crop: LabelledCrop) -> str:
+        distances = np.linalg.norm(self.centroids - feature_vector(crop.features) / self.scale, axis=1)
         return self.colours[int(np.argmin(distances))]
 
 
-def balanced_accuracy(crops: Iterable[LabelledCrop], predict: Callable[[ColourFeatures], str]) -> float:
+def balanced_accuracy(crops: Iterable[LabelledCrop], predict: Callable[[LabelledCrop], str]) -> float:
     right, total = Counter(), Counter()
     for crop in crops:
         total[crop.background] += 1
-        right[crop.background] += predict(crop.features) == crop.background
+        right[crop.background] += predict(crop) == crop.background
     return float(np.mean([right[c] / total[c] for c in total])) if total else 0.0
 
 
@@ -130,7 +135,7 @@ def fit_thresholds(train: list[LabelledCrop]) -> ColourThresholds:
     middle = np.array([np.median(_GRID[n]) for n in names])
     for values in itertools.product(*(_GRID[n] for n in names)):
         thresholds = ColourThresholds(**dict(zip(names, (float(v) for v in values))))
-        plate = balanced_accuracy(train, lambda f, t=thresholds: colour.classify(f, t).background)
+        plate = balanced_accuracy(train, lambda c, t=thresholds: colour.classify(c.features, t).background)
         text = _text_accuracy(train, thresholds)
         key = (plate, text, -float(np.abs((np.array(values) - middle) / middle).sum()))
         if best is None or key > best:
@@ -143,10 +148,95 @@ def _text_accuracy(crops: Iterable[LabelledCrop], thresholds: ColourThresholds) 
     return sum(colour.classify(c.features, thresholds).text == c.truth.text for c in judged) / max(len(judged), 1)
 
 
+# --- a head on the reader ---------------------------------------------------------------------
+
+# The last context layer's output (2 x W/4 x 160), what the reader's CTC classifier sees.
+READER_LAYER = "Relu_10;"
+
+
+def reader_features(images: list[np.ndarray], model_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """What a head on the shipped reader could use, per crop: the statistics of its grey input
+    (``ocr.preprocess``: mean, spread and a 16-bin histogram) and its last feature map, averaged
+    and maxed over the plate; (n, 18) and (n, 320) float arrays."""
+    from edge_alpr.ocr import preprocess
+    from edge_alpr.runtime import _interpreter_class
+
+    cls, _ = _interpreter_class()
+    # Intermediate tensors are overwritten during invoke unless the interpreter is told to keep them.
+    with warnings.catch_warnings():  # the runtime warns that keeping them is for debugging: it is
+        warnings.simplefilter("ignore", UserWarning)
+        interp = cls(model_path=str(model_path), experimental_preserve_all_tensors=True, num_threads=1)
+    interp.allocate_tensors()
+    source = interp.get_input_details()[0]
+    # The layer's bias shares its name's start; the activation is the 4-D tensor.
+    layer = next(d for d in interp.get_tensor_details() if d["name"].startswith(READER_LAYER) and len(d["shape"]) == 4)
+    layer_scale, layer_zero = layer["quantization"]
+    stats, maps = [], []
+    for image in images:
+        grey = preprocess(image, int(source["shape"][2]))
+        hist = np.bincount(grey.ravel() // 16, minlength=16) / grey.size
+        stats.append(np.array([grey.mean() / 255, grey.std() / 255, *hist]))
+        interp.set_tensor(source["index"], grey[None].astype(source["dtype"]))
+        interp.invoke()
+        fmap = (interp.get_tensor(layer["index"]).astype(np.float32) - layer_zero) * layer_scale
+        fmap = fmap.reshape(-1, fmap.shape[-1])
+        maps.append(np.concatenate([fmap.mean(axis=0), fmap.max(axis=0)]))
+    return np.array(stats), np.array(maps)
+
+
+class SoftmaxHead:
+    """A linear head: multinomial logistic regression on standardised features, each colour's
+    crops weighted alike (white plates outnumber the rest), L2-penalised, fitted by full-batch
+    gradient descent; no tuning on the validation crops."""
+
+    def __init__(self, x: np.ndarray, labels: list[str], l2: float = 1e-2, steps: int = 3000):
+        spread = x.std(axis=0)
+        # A channel dead on every training crop stays unscaled, or any life in it elsewhere would explode.
+        self.mean, self.scale = x.mean(axis=0), np.where(spread > 1e-3, spread, 1.0)
+        z = (x - self.mean) / self.scale
+        self.colours = sorted(set(labels))
+        target = np.array([[label == c for c in self.colours] for label in labels], dtype=np.float64)
+        weight = (1.0 / (target.sum(axis=0) * len(self.colours)))[target.argmax(axis=1)]
+        # The step that the loss's curvature allows (its largest eigenvalue bounds it), so it converges.
+        rate = 1.0 / (0.5 * np.linalg.norm(z * np.sqrt(weight)[:, None], 2) ** 2 + l2)
+        self.w, self.b = np.zeros((x.shape[1], len(self.colours))), np.zeros(len(self.colours))
+        for _ in range(steps):
+            grad = (_softmax(z @ self.w + self.b) - target) * weight[:, None]
+            self.w -= rate * (z.T @ grad + l2 * self.w)
+            self.b -= rate * grad.sum(axis=0)
+
+    def predict(self, x: np.ndarray) -> list[str]:
+        return [self.colours[i] for i in np.argmax((x - self.mean) / self.scale @ self.w + self.b, axis=1)]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def reader_head_predictors(datasets: Path, crops: list[LabelledCrop]) -> dict[str, Callable[[LabelledCrop], str]]:
+    """Linear heads on the reader's input statistics and on its feature map, fitted on the
+    training crops; empty where the shipped reader is missing."""
+    from edge_alpr.config import ReaderConfig
+
+    path = ReaderConfig().resolved_model_path()
+    if not path.is_file():
+        return {}
+    images = [_crop(datasets, _row_of(c.key)) for c in crops]
+    stats, maps = reader_features(images, path)
+    is_train = np.array([c.split == "train" for c in crops])
+    labels = [c.background for c in crops if c.split == "train"]
+    out = {}
+    for name, x in (("reader input stats head", stats), ("reader features head", maps)):
+        guesses = dict(zip((c.key for c in crops), SoftmaxHead(x[is_train], labels).predict(x)))
+        out[name] = lambda c, g=guesses: g[c.key]
+    return out
+
+
 # --- the report -------------------------------------------------------------------------------
 
 
-def per_colour_table(crops: list[LabelledCrop], predictors: dict[str, Callable[[ColourFeatures], str]]) -> list[str]:
+def per_colour_table(crops: list[LabelledCrop], predictors: dict[str, Callable[[LabelledCrop], str]]) -> list[str]:
     colours = sorted({c.background for c in crops}, key=list(get_args(colour.Background)).index)
     lines = ["| set | plate colour | crops | " + " | ".join(predictors) + " |",
              "|---|---|---|" + "---|" * len(predictors)]
@@ -156,10 +246,10 @@ def per_colour_table(crops: list[LabelledCrop], predictors: dict[str, Callable[[
             of_colour = [c for c in in_split if c.background == name]
             if not of_colour:
                 continue
-            cells = [f"{sum(p(c.features) == name for c in of_colour)} / {len(of_colour)}" for p in predictors.values()]
+            cells = [f"{sum(p(c) == name for c in of_colour)} / {len(of_colour)}" for p in predictors.values()]
             lines.append(f"| {split} | {name} | {len(of_colour)} | " + " | ".join(cells) + " |")
         if in_split:
-            cells = [f"{sum(p(c.features) == c.background for c in in_split)} / {len(in_split)} "
+            cells = [f"{sum(p(c) == c.background for c in in_split)} / {len(in_split)} "
                      f"(balanced {100 * balanced_accuracy(in_split, p):.1f} %)" for p in predictors.values()]
             lines.append(f"| {split} | **all** | {len(in_split)} | " + " | ".join(cells) + " |")
     return lines
@@ -262,9 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shipped: {colour.THRESHOLDS}")
     centroid = NearestCentroid(train)
     predictors = {
-        "rules": lambda f: colour.classify(f).background,
+        "rules": lambda c: colour.classify(c.features).background,
         f"nearest centroid ({', '.join(centroid.colours)})": centroid.background,
-        "always white": lambda f: "white",
+        **reader_head_predictors(args.datasets, crops),
+        "always white": lambda c: "white",
     }
     print(f"{len(crops)} sure labelled crops ({', '.join(f'{s} {sum(c.split == s for c in crops)}' for s in SPLITS)})\n")
     print("\n".join(per_colour_table(crops, predictors)))
