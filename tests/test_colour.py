@@ -35,7 +35,8 @@ def test_rendered_plates_of_each_scheme_get_their_colours_and_category(backgroun
     rng = np.random.default_rng(list(map(ord, background + text)))
     right = 0
     for _ in range(20):
-        style = dataclasses.replace(render.random_style(rng), background_colour=bg_bgr, text_colour=text_bgr)
+        # No motorcycle holder: its red tail lamp sits in the crop but is not the plate.
+        style = dataclasses.replace(render.random_style(rng), background_colour=bg_bgr, text_colour=text_bgr, holder=False)
         crop = degrade(render.render_plate(None, rng, style=style).image, rng, strength=0.3)
         got = colour.plate_colour(crop)
         right += (got.background, got.text, got.category) == (background, text, category)

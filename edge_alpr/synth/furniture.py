@@ -69,9 +69,10 @@ def wear(canvas: np.ndarray, rng: np.random.Generator) -> None:
     # Patches from a coarse random grid, smoothly enlarged: as blotchy as a wide blur, far cheaper.
     grid = rng.standard_normal((int(rng.integers(3, 7)), int(rng.integers(5, 11)))).astype(np.float32)
     blotches = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
-    grime = np.linspace(0.0, rng.uniform(0.1, 0.35), height, dtype=np.float32)[:, None]
+    # Light enough that a plate keeps its colour class: grime greys a black plate, never whitens it.
+    grime = np.linspace(0.0, rng.uniform(0.05, 0.2), height, dtype=np.float32)[:, None]
     dirt = np.float32(rng.uniform(60, 110))  # road dust, the same brown-grey on any plate colour
-    amount = np.clip(grime + blotches * rng.uniform(0.04, 0.12), 0.0, 0.6)[..., None]
+    amount = np.clip(grime + blotches * rng.uniform(0.03, 0.08), 0.0, 0.3)[..., None]
     canvas *= 1.0 - amount
     canvas += amount * dirt
     scuffs = np.zeros((height, width), np.float32)
