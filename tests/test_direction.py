@@ -190,13 +190,7 @@ def generated_pass(tmp_path_factory):
     return read_frames(path)
 
 
-@pytest.mark.parametrize(("backwards", "direction"), [
-    pytest.param(False, "approaching", marks=pytest.mark.xfail(
-        reason="known, to fix: the track's event goes out (5 reads) while the plate's centre is within a few "
-               "pixels of the 0.6 line; with detector 2026.12.02 it has not crossed yet, so line_crossing is None. "
-               "An event sent before the crossing cannot say in/out: early emit should wait for it", strict=False)),
-    (True, "receding"),
-])
+@pytest.mark.parametrize(("backwards", "direction"), [(False, "approaching"), (True, "receding")])
 def test_a_generated_video_played_both_ways_gives_both_directions(generated_pass, backwards, direction):
     from edge_alpr.service import build_detector, build_reader
 
@@ -211,5 +205,9 @@ def test_a_generated_video_played_both_ways_gives_both_directions(generated_pass
         events += pipeline.process(Frame(image, index, index / 15.0, 1_700_000_000 + index / 15.0))
     events += pipeline.flush()
     assert [e.event.direction for e in events] == [direction]
+    if not backwards and events[0].event.line_crossing is None:
+        pytest.xfail("known, to fix: the event goes out (5 reads) while the plate's centre is a few pixels short of "
+                     "the 0.6 line (detector 2026.12.02); an event sent before the crossing cannot say in/out, so "
+                     "early emit should wait for the crossing")
     # The generated road comes down the picture past 0.6 of its height: in forwards, out backwards.
     assert events[0].event.line_crossing == ("out" if backwards else "in")
