@@ -110,3 +110,15 @@ def test_the_bank_draws_stacked_plates_only_with_a_series_and_shows_them_whole_a
         assert label == encode_text(stacked[0].text)
         assert np.array_equal(image, sample("one", i)[0]) == (i % 2 == 0)
         assert not np.array_equal(image, sample("two", i)[0])
+
+
+def test_render_bank_is_the_same_however_many_processes_draw_it(monkeypatch):
+    from edge_alpr.training import reader_data
+
+    monkeypatch.setattr(reader_data, "RENDER_CHUNK", 10)
+    alone = reader_data.render_bank(25, seed=3, two_line_fraction=0.5)
+    shared = reader_data.render_bank(25, seed=3, two_line_fraction=0.5, workers=2)
+    assert len(alone) == len(shared) == 25
+    assert [(c.text, c.layout) for c in alone] == [(c.text, c.layout) for c in shared]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(alone, shared))
+    assert len({c.text for c in alone}) > 20  # the chunks' seeds differ

@@ -195,7 +195,8 @@ def train(args: argparse.Namespace) -> int:
     real_train, calib, val = training_crops(args)
     labelled_val = load_labelled_val(args.datasets)
     t0 = time.time()
-    synthetic = render_bank(args.synthetic, args.seed, args.two_line_fraction, args.stacked_fraction) if args.synthetic else []
+    synthetic = (render_bank(args.synthetic, args.seed, args.two_line_fraction, args.stacked_fraction, args.threads)
+                 if args.synthetic else [])
     log.info("real crops: %d train, %d calibration, %d val; %d rendered in %.0fs; bf16 %s",
              len(real_train), len(calib), len(val), len(synthetic), time.time() - t0, use_bf16)
     context = None

@@ -111,12 +111,35 @@ def _in_calibration(name: str) -> bool:
     return hashlib.sha1(name.encode()).digest()[1] / 256.0 < CALIBRATION_FRACTION
 
 
-def render_bank(n: int, seed: int, two_line_fraction: float = 0.0, stacked_fraction: float = 0.0) -> list[Crop]:
+#: Rendered plates per worker task. Fixed, so that a bank depends on its seed and size only,
+#: never on how many processes drew it.
+RENDER_CHUNK = 500
+
+
+def render_bank(n: int, seed: int, two_line_fraction: float = 0.0, stacked_fraction: float = 0.0,
+                workers: int = 1) -> list[Crop]:
     """Rendered Indian plates: every state code, BH series, one- and two-line, all colours.
     ``two_line_fraction`` forces that share to two-line layouts (on top of the renderer's own
     mix): CTC may place a top line's characters on either feature row, and only enough two-line
     examples teach it to read the top line on the top row. ``stacked_fraction`` of the rest
-    (those with a series) get the stacked layout."""
+    (those with a series) get the stacked layout. A render costs ~50-100 ms, so a bank of
+    thousands is drawn in ``workers`` processes, chunk by chunk, each chunk with its own seed."""
+    sizes = [min(RENDER_CHUNK, n - start) for start in range(0, n, RENDER_CHUNK)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+    jobs = [(size, s, two_line_fraction, stacked_fraction) for size, s in zip(sizes, seeds)]
+    if workers <= 1 or len(jobs) == 1:
+        return [crop for job in jobs for crop in _render_chunk(*job)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: a training process already runs torch's and OpenCV's thread pools, and
+    # a forked child can inherit one of their locks held.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=cv2.setNumThreads, initargs=(1,)) as pool:
+        return [crop for chunk in pool.map(_render_chunk, *zip(*jobs)) for crop in chunk]
+
+
+def _render_chunk(n: int, seed, two_line_fraction: float, stacked_fraction: float) -> list[Crop]:
     from edge_alpr.synth.degrade import degrade
     from edge_alpr.synth.render import render_plate, stacked_groups
     from edge_alpr.synth.texts import random_plate_text
