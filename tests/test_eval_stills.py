@@ -320,3 +320,27 @@ def test_kept_labels_give_a_set_without_texts_its_texts_colours_and_split(tmp_pa
     out = json.loads(capsys.readouterr().out)
     assert out["images"] == 1 and out["text"]["plates"] == 1
     assert out["text"]["exact_accuracy"] == 0.0  # P3 is misread by the fake reader
+
+
+def _loose_box_report(detected_box):
+    # A person boxed the plate with its holder: the label box is 4x the plate's area.
+    loose = PlateBox((20, 10, 180, 90), "KA01AB1234")
+    image = np.full((100, 200, 3), BACKGROUND, np.uint8)
+    image[35:65, 60:140] = 10
+    evaluator = StillsEvaluator(QueueDetector([[(detected_box, HIGH)]]), ShadeReader({10: loose.text}),
+                                score_threshold=0.5)
+    evaluator.add(image, [loose], "loose.jpg")
+    return evaluator.report()
+
+
+def test_a_right_read_inside_a_loose_label_box_counts_as_right():
+    report = _loose_box_report((60, 35, 140, 65))  # IoU 0.19 with the label box
+    assert report.detection["all"].recall == 0.0  # detection figures keep IoU 0.5
+    assert report.text.read == 1
+    assert report.text.exact_accuracy == 1.0
+
+
+def test_a_speck_inside_a_loose_label_box_is_not_its_plate():
+    report = _loose_box_report((95, 45, 105, 55))  # 100 px² inside a 12,800 px² box
+    assert report.text.read == 0
+    assert report.text.exact_accuracy == 0.0

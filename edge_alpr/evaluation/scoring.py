@@ -107,6 +107,37 @@ class _Timings:
         return {name: latency_summary(values) for name, values in asdict(self).items() if values}
 
 
+#: A detection at least this share of whose area lies inside a labelled box is that plate's,
+#: for text scoring, even below IoU 0.5: some sets were boxed loosely (the plate with its holder
+#: or bumper), and a right read inside such a box is a right read.
+INSIDE_SHARE = 0.8
+#: ...if it covers at least this share of the labelled box: a bolt or a sticker is no plate.
+INSIDE_MIN_COVER = 0.1
+
+
+def inside_matches(boxes: np.ndarray, scores: np.ndarray, gt_boxes: np.ndarray, matched: dict[int, int],
+                   readable: set[int]) -> dict[int, int]:
+    """{gt index: detection index} for labelled plates that IoU matching left without a read:
+    the highest-scoring read detection lying inside each, each detection used once."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    used, out = set(matched.values()), {}
+    for g, (x1, y1, x2, y2) in enumerate(gt_boxes):
+        if g in matched:
+            continue
+        best = None
+        for p in sorted(readable - used, key=lambda i: -float(scores[i])):
+            bx1, by1, bx2, by2 = boxes[p]
+            area = max(1e-9, (bx2 - bx1) * (by2 - by1))
+            inter = max(0.0, min(bx2, x2) - max(bx1, x1)) * max(0.0, min(by2, y2) - max(by1, y1))
+            if inter / area >= INSIDE_SHARE and area >= INSIDE_MIN_COVER * (x2 - x1) * (y2 - y1):
+                best = p
+                break
+        if best is not None:
+            out[g] = best
+            used.add(best)
+    return out
+
+
 class StillsEvaluator:
     """Runs detector and reader on one image at a time and keeps the tallies."""
 
@@ -142,6 +173,7 @@ class StillsEvaluator:
         like = np.array([i for i, read in reads.items() if plate_like(read, self.grammar)], dtype=np.int64)
         self._plate_like.add(np.asarray(found.boxes).reshape(-1, 4)[like], np.asarray(found.scores)[like], gt_boxes)
         matched = {int(g): int(p) for p, g in match.pairs}
+        matched.update(inside_matches(found.boxes, found.scores, gt_boxes, matched, set(reads)))
         for g, plate in enumerate(plates):
             if not plate.text:
                 continue  # a plate without known text counts for detection only
