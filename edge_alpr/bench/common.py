@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -189,3 +191,18 @@ def spread(items: Sequence[X], n: int) -> list[X]:
         return list(items)
     step = len(items) / n
     return [items[int(i * step)] for i in range(n)]
+
+
+def run_in_workdir(name: str, body: Callable[[Path], int], keep: bool) -> int:
+    """Run a benchmark that starts processes (brokers, daemons) in a fresh work directory,
+    removed afterwards unless ``keep``; Ctrl-C ends it with the shell's 130."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"edge-alpr-{name}-"))
+    try:
+        return body(workdir)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if keep:
+            print(f"{name}: kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)

@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from edge_alpr.bench.common import run_in_workdir
 from edge_alpr.bench.soak import MIB, Received, launch_daemon, rss_bytes, soak_config, spool_state, start_mosquitto, subscribe
 
 TOPIC_ROOT = "edge-alpr/+"  # every camera's plate topic under the default prefix
@@ -414,17 +413,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="edge-alpr-fleet-"))
-    try:
-        return fleet(args, workdir)
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        if args.keep:
-            print(f"fleet: kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
+    return run_in_workdir("fleet", lambda workdir: fleet(args, workdir), args.keep)
 
 if __name__ == "__main__":
     sys.exit(main())

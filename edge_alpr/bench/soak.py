@@ -28,7 +28,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import yaml
 
+from edge_alpr.bench.common import run_in_workdir
 from edge_alpr.config import load_config
 from edge_alpr.errors import EdgeAlprError
 
@@ -327,17 +327,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="edge-alpr-soak-"))
-    try:
-        return soak(args, workdir)
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        if args.keep:
-            print(f"soak: kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
+    return run_in_workdir("soak", lambda workdir: soak(args, workdir), args.keep)
 
 if __name__ == "__main__":
     sys.exit(main())
