@@ -17,6 +17,15 @@ import numpy as np
 
 from edge_alpr.ctc import Decoded, decode_ctc
 from edge_alpr.errors import ModelError
+from edge_alpr.ocr_views import (  # noqa: F401  (re-exported: the training draws these views)
+    RETRY_VIEWS,
+    STACKED_MIN_ASPECT,
+    TWO_LINE_MAX_ASPECT,
+    plate_windows,
+    retry_views,
+    split_two_lines,
+    stacked_as_line,
+)
 from edge_alpr.plates import parse
 from edge_alpr.runtime import TFLiteModel, load_model_card, model_card_path
 from edge_alpr.types import ALPHABET, PlateRead
@@ -80,62 +89,12 @@ def _percentiles(grey: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     return out
 
 
-#: Crops narrower than this (width / height) may hold a two-line plate; real Indian crops of
-#: both layouts overlap between ~2 and ~3.3, so the reader tries both readings there.
-TWO_LINE_MAX_ASPECT = 3.4
-
-#: Crops at least this wide (width / height) may hold a stacked plate: a car-sized plate with
-#: state and RTO over the series at the left and the number beside both lines.
-STACKED_MIN_ASPECT = 2.0
-
 #: A reading that fits the grammar at this calibrated confidence is taken as it is. Below it the
 #: reader looks again: a squarish crop side by side (two-line plates read whole come out far
 #: below it, rendered ones all under 0.8), and, with ``retry_unsure``, any crop a little tighter
 #: and a little looser.
 CONFIDENT_FIRST_READ = 0.9
 
-#: The second looks at an unsure crop: (fraction of the width, of the height) cut from each side,
-#: negative to add. A detector's box is never exact: a tighter one drops a frame or screw that
-#: reads as a character, a looser one gives back an edge character the box clipped.
-RETRY_VIEWS = ((0.04, 0.08), (-0.033, -0.1))
-
-
-def split_two_lines(crop_bgr: np.ndarray) -> np.ndarray:
-    """A two-line plate as one line: the top half, then the bottom half beside it.
-
-    The cut is the quietest row (least horizontal edge energy) in the middle band, which is
-    the gap between the lines. The recognizer is trained on two-line plates in this form, so
-    it reads the top line before the bottom one.
-    """
-    grey = crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
-    h, w = grey.shape[:2]
-    if h < 8:
-        return crop_bgr
-    edges = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)).mean(axis=1)
-    lo, hi = int(h * 0.35), max(int(h * 0.35) + 1, int(h * 0.65))
-    cut = lo + int(np.argmin(np.convolve(edges[lo:hi], np.ones(3) / 3, mode="same")))
-    top, bottom = crop_bgr[:cut], crop_bgr[cut:]
-    bottom = cv2.resize(bottom, (w, top.shape[0]), interpolation=cv2.INTER_AREA)
-    return np.hstack([top, bottom])
-
-
-def stacked_as_line(crop_bgr: np.ndarray) -> np.ndarray:
-    """A stacked plate (state and RTO over the series at the left, the number as tall as both
-    beside them) as one line: the left block's two lines side by side, then the number.
-
-    The cut between block and number is the quietest column (least vertical edge energy) in
-    the left 15-60 % of the crop; the block is then split like a two-line plate. Any crop gives
-    some picture; the reader keeps this reading only if it is sure of it."""
-    grey = crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
-    h, w = grey.shape[:2]
-    if w < 16 or h < 8:
-        return crop_bgr
-    edges = np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)).mean(axis=0)
-    lo, hi = int(w * 0.15), int(w * 0.6)
-    cut = lo + int(np.argmin(np.convolve(edges, np.ones(5) / 5, mode="same")[lo:hi]))
-    block = split_two_lines(crop_bgr[:, :cut])
-    block = cv2.resize(block, (max(1, round(block.shape[1] * h / block.shape[0])), h), interpolation=cv2.INTER_LINEAR)
-    return np.hstack([block, crop_bgr[:, cut:]])
 
 
 class Calibration:
@@ -274,11 +233,21 @@ class EdgePlateReader:
             if self._sure(stacked, stacked_confidence):
                 decoded, confidence = stacked, stacked_confidence
         if self.retry_unsure and not self._sure(decoded, confidence):
-            for view in _retry_views(crop_bgr):
-                other, other_confidence = self._read_layouts(view)
-                if (self._fits(other), other_confidence) > (self._fits(decoded), confidence):
-                    decoded, confidence = other, other_confidence
+            for view in retry_views(crop_bgr):
+                decoded, confidence = self._surer(decoded, confidence, view)
+            # A squarish crop is often a loose box round a small plate: look inside it too.
+            for view in plate_windows(crop_bgr) if w < TWO_LINE_MAX_ASPECT * h else ():
+                if self._sure(decoded, confidence):
+                    break
+                decoded, confidence = self._surer(decoded, confidence, view)
         return _to_read(decoded, confidence, self.min_confidence)
+
+    def _surer(self, decoded: Decoded, confidence: float, view: np.ndarray) -> tuple[Decoded, float]:
+        """The surer of a reading and the reading of ``view``: one that fits the grammar first."""
+        other, other_confidence = self._read_layouts(view)
+        if (self._fits(other), other_confidence) > (self._fits(decoded), confidence):
+            return other, other_confidence
+        return decoded, confidence
 
     def _read_layouts(self, crop_bgr: np.ndarray) -> tuple[Decoded, float]:
         decoded = decode_ctc(self.probabilities(crop_bgr), self.grammar)
@@ -307,19 +276,6 @@ def _lacks_series(decoded: Decoded) -> bool:
     Most plates have a series, so most unsure readings skip the stacked look."""
     parts = parse(decoded.text)
     return parts is None or (parts.plate_format == "standard" and not parts.groups[2])
-
-
-def _retry_views(crop_bgr: np.ndarray) -> list[np.ndarray]:
-    h, w = crop_bgr.shape[:2]
-    views = []
-    for fx, fy in RETRY_VIEWS:
-        dx, dy = int(round(abs(fx) * w)), int(round(abs(fy) * h))
-        if fx >= 0:
-            if w - 2 * dx >= 8 and h - 2 * dy >= 8:
-                views.append(crop_bgr[dy : h - dy, dx : w - dx])
-        else:  # the pixels beyond the crop are unknown: repeat its edges
-            views.append(cv2.copyMakeBorder(crop_bgr, dy, dy, dx, dx, cv2.BORDER_REPLICATE))
-    return views
 
 
 class RapidOcrReader:

@@ -178,7 +178,7 @@ def test_squarish_crop_is_read_side_by_side_only_when_the_first_reading_is_unsur
 @needs_reader
 def test_an_unsure_crop_is_read_again_tighter_and_looser_and_the_surest_reading_kept(monkeypatch):
     from edge_alpr import ocr
-    from edge_alpr.ocr import RETRY_VIEWS, EdgePlateReader, _retry_views
+    from edge_alpr.ocr import RETRY_VIEWS, EdgePlateReader, retry_views
 
     monkeypatch.setattr(ocr, "STACKED_MIN_ASPECT", float("inf"))  # counts the tighter and looser looks only
     reader = EdgePlateReader(READER, min_confidence=0.5, retry_unsure=True)
@@ -191,7 +191,7 @@ def test_an_unsure_crop_is_read_again_tighter_and_looser_and_the_surest_reading_
     read = reader.read(noise)
     assert len(shapes) == 1 + len(RETRY_VIEWS)
     assert shapes[1][0] < 40 < shapes[2][0] and shapes[1][1] < 160 < shapes[2][1]  # tighter, then looser
-    readings = [once.read(view) for view in [noise, *_retry_views(noise)]]
+    readings = [once.read(view) for view in [noise, *retry_views(noise)]]
     surest = max(readings, key=lambda r: (r.plate_format != "unknown", r.confidence))
     assert (read.text, read.confidence) == (surest.text, pytest.approx(surest.confidence))
 
@@ -367,3 +367,40 @@ def test_calibration_fit_converges_when_right_reads_crowd_at_certainty():
     assert np.isfinite([cal.a, cal.b, cal.c]).all() and abs(cal.a) + abs(cal.c) < 100
     assert p.mean() == pytest.approx(labels.mean(), abs=0.02)  # a converged logistic fit matches the base rate
     assert p[labels == 1].mean() > p[labels == 0].mean()
+
+
+def test_plate_windows_are_centred_and_skip_windows_too_small_to_read():
+    from edge_alpr.ocr_views import plate_windows
+
+    crop = np.zeros((100, 200, 3), np.uint8)
+    crop[50, 100] = 255  # the centre pixel lies in every centred window
+    views = plate_windows(crop, windows=((0.5, 0.5), (0.9, 0.3)))
+    assert [v.shape[:2] for v in views] == [(50, 100), (30, 180)]
+    assert all(v.max() == 255 for v in views)
+    assert plate_windows(np.zeros((12, 24, 3), np.uint8), windows=((0.5, 0.5),)) == []
+
+
+def _loose(image, rng, share_w=0.6, share_h=0.5):
+    """A plate in a loose box, as two-wheelers' boxes are: mottled dark surroundings."""
+    h, w = image.shape[:2]
+    H, W = int(h / share_h), int(w / share_w)
+    surroundings = rng.integers(20, 90, (H // 8 + 1, W // 8 + 1, 3)).astype(np.uint8)
+    out = cv2.resize(surroundings, (W, H), interpolation=cv2.INTER_CUBIC)
+    y, x = (H - h) // 2, (W - w) // 2
+    out[y : y + h, x : x + w] = image
+    return out
+
+
+@needs_reader
+def test_a_two_line_plate_in_a_loose_box_is_found_by_the_windows_inside_it(monkeypatch):
+    from edge_alpr import ocr
+
+    reader = ocr.EdgePlateReader(READER, min_confidence=0.5)
+    rng = np.random.default_rng(91_000)
+    plates = [(text, _loose(image, rng)) for text, image in _rendered(91_000, 20, "two")]
+    with_windows = sum(reader.read(image).text == text for text, image in plates)
+    monkeypatch.setattr(ocr, "plate_windows", lambda crop: [])
+    without = sum(reader.read(image).text == text for text, image in plates)
+    # Read whole, the plate's lines are split in the wrong place and stretched with the
+    # surroundings; a window round the plate reads it.
+    assert with_windows >= 16 and with_windows >= without + 6, (with_windows, without)
