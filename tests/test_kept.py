@@ -46,12 +46,27 @@ def test_only_ok_texts_become_plate_texts_but_every_label_gives_layout_colour_an
     ({"image": "images/a.jpg", "box": [1, 2, 3, 4], "text": "KA01", "background": "pink"}, "background"),
     ({"image": "images/a.jpg", "box": [1, 2, 3, 4], "text": "KA01", "split": "test"}, "split"),
     ({"image": "images/x.jpg", "box": [1, 2, 3, 4], "text": "KA01"}, "twice"),
+    ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "tight_box": [10, 10, 50]}, "tight_box"),
+    ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "tight_box": [30, 10, 20, 30]}, "empty"),
+    ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "tight_box": [60, 10, 90, 30]}, "outside its box"),
 ])
 def test_a_bad_label_line_names_the_file_line_and_what_was_expected(tmp_path, line, expected):
     good = {"image": "images/x.jpg", "box": [1, 2, 3, 4], "text": "KA01AB1234"}
     path = _write(tmp_path / "labels.jsonl", [good, line])
     with pytest.raises(InputError, match=f"labels.jsonl:2: .*{expected}"):
         load_kept(path)
+
+
+def test_a_tight_box_reaches_the_plate_only_with_an_ok_text(tmp_path, manifest):
+    labels = _write(tmp_path / "labels.jsonl", [
+        {"image": "images/a.jpg", "box": [10, 20, 60, 35], "text": "KA01AB1234", "tight_box": [20, 22, 50, 33]},
+        {"image": "images/a.jpg", "box": [5, 50, 40, 62], "text": "KA01AB1Z34", "status": "partial",
+         "tight_box": [8, 52, 38, 60]},
+    ])
+    a, _ = with_kept(load_manifest(manifest), tmp_path.resolve(), load_kept(labels))
+    assert [p.tight_box for p in a.plates] == [(20, 22, 50, 33), None]
+    assert a.plates[0].box == (10, 20, 60, 35)  # detection keeps the labelled box
+    assert a.plates[0].to_json()["tight_box"] == [20, 22, 50, 33]
 
 
 def test_an_unreadable_plate_may_have_no_text(tmp_path):
@@ -76,3 +91,5 @@ def test_every_shipped_labels_file_loads(path):
     for (image, _), label in labels.items():
         splits.setdefault(image, set()).add(label.split)
     assert all(len(s) == 1 for s in splits.values()), "a source image's boxes must share one split"
+    # only training labels are fitted: validation figures stay those of the boxes a detector meets
+    assert all(label.split == "train" and label.status == "ok" for label in labels.values() if label.tight_box)

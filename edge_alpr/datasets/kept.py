@@ -8,6 +8,11 @@ line per plate box::
     {"image": "images/0000.jpg", "box": [59, 658, 340, 752], "text": "TN09AB1234",
      "status": "ok", "layout": "two", "background": "white", "ink": "black", "split": "val"}
 
+A label may also carry ``tight_box``: the plate itself inside a loose ``box`` (the two-wheeler
+sets box the plate holder, mudguard and lamp with it), found by ``python -m
+edge_alpr.datasets.tight_boxes`` where the reader reads the label's text and checked by eye in
+its montage. The reader trains on the tight crop; detection and validation keep ``box``.
+
 Only ``image``, ``box`` and ``text`` are required (``openlpr.jsonl`` has just those: every
 text in it was checked and is ``ok``). ``status`` is ``ok`` (every character certain),
 ``partial`` (some character uncertain: the text is a best guess, kept out of accuracy
@@ -43,6 +48,7 @@ class KeptLabel:
     background: str | None = None
     ink: str | None = None
     split: str | None = None
+    tight_box: tuple[int, int, int, int] | None = None
 
 
 def box_key(image: str, box) -> BoxKey:
@@ -77,12 +83,29 @@ def load_kept(path: Path, dataset: str | None = None) -> dict[BoxKey, KeptLabel]
         if len(key[1]) != 4:
             raise InputError(f"{where}: box has {len(key[1])} numbers, expected 4")
         label = KeptLabel(text, r.get("status", "ok"), r.get("layout"), r.get("background"), r.get("ink"),
-                          r.get("split"))
+                          r.get("split"), _tight_box(r.get("tight_box"), key[1], where))
         _check(label, where)
         if key in labels:
             raise InputError(f"{where}: box {list(key[1])} of {key[0]} is labelled twice")
         labels[key] = label
     return labels
+
+
+def _tight_box(value, box: tuple[int, ...], where: str) -> tuple[int, int, int, int] | None:
+    if value is None:
+        return None
+    try:
+        x1, y1, x2, y2 = (int(round(float(v))) for v in value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: tight_box must be [x1, y1, x2, y2], got {value!r}") from None
+    if not (x1 < x2 and y1 < y2):
+        raise InputError(f"{where}: tight_box {value} is empty (expected x1 < x2 and y1 < y2)")
+    if len(box) == 4:
+        # the reader's crop around ``box`` has a margin, so a tight box may reach a little past it
+        mx, my = 0.2 * (box[2] - box[0]), 0.2 * (box[3] - box[1])
+        if x1 < box[0] - mx or y1 < box[1] - my or x2 > box[2] + mx or y2 > box[3] + my:
+            raise InputError(f"{where}: tight_box {value} lies outside its box {list(box)}")
+    return x1, y1, x2, y2
 
 
 def _check(label: KeptLabel, where: str) -> None:
@@ -115,7 +138,8 @@ def with_kept(rows: list[ManifestRow], root: Path, labels: dict[BoxKey, KeptLabe
             splits.add(label.split)
             text = p.text or (label.text if label.status == "ok" else None)
             plates.append(replace(p, text=text, layout=p.layout or label.layout,
-                                  background=p.background or label.background))
+                                  background=p.background or label.background,
+                                  tight_box=label.tight_box if label.status == "ok" else None))
         split = row.split or next((s for s in sorted(splits - {None})), None)
         out.append(replace(row, plates=tuple(plates), split=split))
     return out

@@ -46,6 +46,7 @@ class PlateBox:
     text: str | None = None
     layout: str | None = None  # "one" | "two" where known
     background: str | None = None  # the plate's colour ("white", "yellow", ...) where known
+    tight_box: tuple[float, float, float, float] | None = None  # the plate inside a loose box, where known
 
     def to_json(self) -> dict:
         out: dict = {"box": [round(float(v), 2) for v in self.box], "text": self.text}
@@ -53,6 +54,8 @@ class PlateBox:
             out["layout"] = self.layout
         if self.background:
             out["background"] = self.background
+        if self.tight_box:
+            out["tight_box"] = [round(float(v), 2) for v in self.tight_box]
         return out
 
 
@@ -95,7 +98,13 @@ def _parse_row(obj: object, root: Path, where: str) -> ManifestRow:
             raise InputError(f"{where}: plates[{j}].box must be [x1, y1, x2, y2] numbers") from None
         if len(box) != 4:
             raise InputError(f"{where}: plates[{j}].box must have 4 numbers, got {len(box)}")
-        plates.append(PlateBox(box, p.get("text"), p.get("layout"), p.get("background")))  # type: ignore[arg-type]
+        try:
+            tight = tuple(float(v) for v in p["tight_box"]) if p.get("tight_box") is not None else None
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: plates[{j}].tight_box must be [x1, y1, x2, y2] numbers") from None
+        if tight is not None and len(tight) != 4:
+            raise InputError(f"{where}: plates[{j}].tight_box must have 4 numbers, got {len(tight)}")
+        plates.append(PlateBox(box, p.get("text"), p.get("layout"), p.get("background"), tight))  # type: ignore[arg-type]
     known = {"image", "width", "height", "plates", "split"}
     extra = {k: v for k, v in obj.items() if k not in known}
     return ManifestRow((root / image).resolve(), width, height, tuple(plates), obj.get("split"), extra)
