@@ -122,3 +122,22 @@ def test_render_bank_is_the_same_however_many_processes_draw_it(monkeypatch):
     assert [(c.text, c.layout) for c in alone] == [(c.text, c.layout) for c in shared]
     assert all(np.array_equal(a.image, b.image) for a, b in zip(alone, shared))
     assert len({c.text for c in alone}) > 20  # the chunks' seeds differ
+
+
+def test_a_plate_with_a_tight_box_is_cut_from_it_and_one_without_from_its_box(tmp_path):
+    import cv2
+
+    from edge_alpr.datasets.manifest import ManifestRow, PlateBox
+    from edge_alpr.training.reader_data import TIGHT_MARGIN, row_crops
+
+    image = np.zeros((200, 300, 3), np.uint8)
+    image[60:100, 100:200] = 255  # the plate, inside a loose box with its surroundings
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    row = ManifestRow(tmp_path / "a.png", 300, 200, (
+        PlateBox((50, 20, 250, 160), "KA01AB1234", "two", tight_box=(100, 60, 200, 100)),
+        PlateBox((50, 20, 250, 160), "KA01AB1235", "two"),
+    ))
+    tight, loose = row_crops(row, "in_twowheelers")
+    assert tight.image.shape[:2] == (round(40 * (1 + 2 * TIGHT_MARGIN)), round(100 * (1 + 2 * TIGHT_MARGIN)))
+    assert tight.image.mean() > 150  # mostly the plate
+    assert loose.image.shape[:2] == (181, 260) and loose.image.mean() < 100  # the box with 15 % margin, cut at the image edge
