@@ -11,20 +11,20 @@ import pytest
 
 from edge_alpr import colour
 from edge_alpr.colour import PlateColour
-from edge_alpr.synth import render
+from edge_alpr.synth import render, styles
 from edge_alpr.synth.degrade import degrade
 
 LABELS = Path(__file__).resolve().parents[1] / "edge_alpr" / "datasets" / "labels" / "plate_colours.jsonl"
 _BLUE = (140, 60, 20)  # BGR: the renderer has no diplomatic plates, so the test paints one
 
 SCHEMES = [
-    ("white", render._WHITE, render._BLACK, "black", "private"),
-    ("yellow", render._YELLOW, render._BLACK, "black", "commercial"),
-    ("green", render._GREEN, render._WHITE, "white", "electric_private"),
-    ("green", render._GREEN, render._YELLOW, "yellow", "electric_commercial"),
-    ("black", render._NEAR_BLACK, render._YELLOW, "yellow", "rental"),
-    ("red", render._RED, render._WHITE, "white", "temporary"),
-    ("blue", _BLUE, render._WHITE, "white", "diplomatic"),
+    ("white", styles.WHITE, styles.BLACK, "black", "private"),
+    ("yellow", styles.YELLOW, styles.BLACK, "black", "commercial"),
+    ("green", styles.GREEN, styles.WHITE, "white", "electric_private"),
+    ("green", styles.GREEN, styles.YELLOW, "yellow", "electric_commercial"),
+    ("black", styles.NEAR_BLACK, styles.YELLOW, "yellow", "rental"),
+    ("red", styles.RED, styles.WHITE, "white", "temporary"),
+    ("blue", _BLUE, styles.WHITE, "white", "diplomatic"),
 ]
 
 
@@ -72,7 +72,7 @@ def test_a_white_plate_in_a_loose_box_on_a_dark_car_stays_white():
     # More of the crop is the dark car than the plate: the side that is print is told by the
     # characters' shapes, not by which side is larger.
     rng = np.random.default_rng(5)
-    style = dataclasses.replace(render.random_style(rng), background_colour=render._WHITE, text_colour=render._BLACK)
+    style = dataclasses.replace(render.random_style(rng), background_colour=styles.WHITE, text_colour=styles.BLACK)
     plate = render.render_plate("KA01AB1234", rng, style=style, layout="one").image
     h, w = plate.shape[:2]
     car = np.full((h * 3 // 2, w * 3 // 2, 3), 30, np.uint8)  # a quarter of the plate's size around it

@@ -15,7 +15,7 @@ from edge_alpr.config import AppConfig
 from edge_alpr.config.direction import CountingLineConfig, DirectionConfig
 from edge_alpr.direction import CountingLine, TrackPath
 from edge_alpr.pipeline import Pipeline
-from edge_alpr.synth import render
+from edge_alpr.synth import render, styles
 from edge_alpr.types import Detections, Frame, PlateRead
 
 WIDTH, HEIGHT = 640, 360
@@ -140,7 +140,7 @@ def _config(**direction) -> AppConfig:
 @pytest.mark.parametrize(("approaching", "direction", "crossing"), [(True, "approaching", "in"), (False, "receding", "out")])
 def test_a_generated_pass_each_way_is_reported_with_its_direction_colour_and_crossing(approaching, direction, crossing):
     rng = np.random.default_rng(2)
-    style = dataclasses.replace(render.random_style(rng), background_colour=render._YELLOW, text_colour=render._BLACK)
+    style = dataclasses.replace(render.random_style(rng), background_colour=styles.YELLOW, text_colour=styles.BLACK)
     plate = render.render_plate("KA01AB1234", rng, style=style, layout="one").image
     boxes = _pass(approaching, jitter=1.5, seed=3)
     pipeline = Pipeline(_config(), ScriptedDetector(boxes), FixedReader())

@@ -278,14 +278,14 @@ def rendered_lines(per_scheme: int) -> list[str]:
     at random strengths: the only check of blue plates, and of green ones beyond one real crop."""
     import dataclasses
 
-    from edge_alpr.synth import render
+    from edge_alpr.synth import render, styles
     from edge_alpr.synth.degrade import degrade
 
-    schemes = [("white", render._WHITE, render._BLACK), ("yellow", render._YELLOW, render._BLACK),
-               ("green", render._GREEN, render._WHITE), ("green", render._GREEN, render._YELLOW),
-               ("black", render._NEAR_BLACK, render._YELLOW), ("red", render._RED, render._WHITE),
-               ("blue", (140, 60, 20), render._WHITE)]
-    names = {render._BLACK: "black", render._WHITE: "white", render._YELLOW: "yellow"}
+    schemes = [("white", styles.WHITE, styles.BLACK), ("yellow", styles.YELLOW, styles.BLACK),
+               ("green", styles.GREEN, styles.WHITE), ("green", styles.GREEN, styles.YELLOW),
+               ("black", styles.NEAR_BLACK, styles.YELLOW), ("red", styles.RED, styles.WHITE),
+               ("blue", (140, 60, 20), styles.WHITE)]
+    names = {styles.BLACK: "black", styles.WHITE: "white", styles.YELLOW: "yellow"}
     lines = ["| rendered plate / text | plates | plate colour right | plate and text colour right |", "|---|---|---|---|"]
     for background, plate_bgr, text_bgr in schemes:
         rng = np.random.default_rng([7, len(lines)])
