@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge_alpr.evaluation.events import match_events
 from edge_alpr.evaluation.metrics import (
     DetectionAccumulator,
     PlateTextAccumulator,
@@ -13,7 +14,6 @@ from edge_alpr.evaluation.metrics import (
     latency_summary,
     levenshtein,
     match_boxes,
-    match_events,
     small_box_mask,
 )
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from edge_alpr.config import AppConfig
 from edge_alpr.errors import InputError
-from edge_alpr.evaluation.metrics import EventMatch, match_events
+from edge_alpr.evaluation.events import EventMatch, match_events
 from edge_alpr.pipeline import EmittedEvent, Pipeline
 from edge_alpr.service import build_detector, build_reader
 from edge_alpr.sources import VideoFileSource

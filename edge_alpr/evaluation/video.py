@@ -8,7 +8,7 @@ The video is read by the daemon's file source (every frame, in order, no loop) a
 goes through ``pipeline.Pipeline`` exactly as ``edge-alpr run`` would send it: motion gate,
 detector, tracker, reading scheduler, voting, duplicate filter. No sink is built; the events
 the pipeline emits are collected in memory and matched to the truth's vehicles
-(``metrics.match_events``): each vehicle is read correctly, read wrongly or missed; events
+(``events.match_events``): each vehicle is read correctly, read wrongly or missed; events
 matching no vehicle are false, second events for a vehicle duplicates.
 
 For comparison the same detector and reader also read every frame on its own: each truth
@@ -36,7 +36,8 @@ from edge_alpr.cli import run_subcommand
 from edge_alpr.config import AppConfig
 from edge_alpr.datasets.manifest import normalise_plate_text
 from edge_alpr.errors import InputError
-from edge_alpr.evaluation.metrics import EventMatch, latency_summary, match_boxes, match_events
+from edge_alpr.evaluation.events import EventMatch, match_events
+from edge_alpr.evaluation.metrics import latency_summary, match_boxes
 from edge_alpr.evaluation.models import add_model_arguments, config_from_args
 from edge_alpr.ocr import crop_plate
 from edge_alpr.pipeline import Detector, EmittedEvent, Pipeline, Reader
