@@ -204,11 +204,13 @@ def _pace(args: argparse.Namespace, cfg: AppConfig) -> PaceReport:
 
     cfg = with_settings(cfg, args.settings)
     devices = [DEVICES[name] for name in args.device]
+    # The report names the config file too: a figure measured with config/pi4.yaml is not a default one.
+    settings = ((f"config {args.config}",) if args.config else ()) + tuple(args.settings)
     if args.scene is None:
-        return bench_pace(cfg, args.video, devices, tuple(args.settings))
+        return bench_pace(cfg, args.video, devices, settings)
     with tempfile.TemporaryDirectory(prefix="edge-alpr-pace-") as tmp:
         video = generated_scene(Path(tmp), parse_size(args.scene), args.vehicles, args.seed)
-        return bench_pace(cfg, video, devices, tuple(args.settings))
+        return bench_pace(cfg, video, devices, settings)
 
 
 def results_json(results: Results, warning: str | None) -> dict:
