@@ -44,9 +44,9 @@ class PlateReader(Protocol):
     def read(self, crop_bgr: np.ndarray) -> PlateRead: ...
 
 
-def crop_plate(image: np.ndarray, box, margin: float = 0.1) -> np.ndarray:
-    """Cut ``box`` (x1, y1, x2, y2) out of ``image`` with ``margin`` × its size around it, so
-    a slightly tight detection does not clip the first or last character."""
+def crop_rect(image: np.ndarray, box, margin: float = 0.1) -> tuple[int, int, int, int]:
+    """The pixels ``crop_plate`` cuts: ``box`` (x1, y1, x2, y2) with ``margin`` x its size around
+    it, inside the image."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = (float(v) for v in box)
     mx, my = (x2 - x1) * margin, (y2 - y1) * margin
@@ -54,6 +54,13 @@ def crop_plate(image: np.ndarray, box, margin: float = 0.1) -> np.ndarray:
     xb, yb = min(w, int(math.ceil(x2 + mx))), min(h, int(math.ceil(y2 + my)))
     if xb <= xa or yb <= ya:
         raise ValueError(f"box {box} lies outside the {w}x{h} image")
+    return xa, ya, xb, yb
+
+
+def crop_plate(image: np.ndarray, box, margin: float = 0.1) -> np.ndarray:
+    """Cut ``box`` (x1, y1, x2, y2) out of ``image`` with ``margin`` × its size around it, so
+    a slightly tight detection does not clip the first or last character."""
+    xa, ya, xb, yb = crop_rect(image, box, margin)
     return image[ya:yb, xa:xb]
 
 
@@ -94,7 +101,6 @@ def _percentiles(grey: np.ndarray, qs: tuple[float, ...]) -> list[float]:
 #: below it, rendered ones all under 0.8), and, with ``retry_unsure``, any crop a little tighter
 #: and a little looser.
 CONFIDENT_FIRST_READ = 0.9
-
 
 
 class Calibration:

@@ -42,8 +42,8 @@ from edge_alpr.bench.reader import (
 )
 from edge_alpr.config import AppConfig, load_config
 from edge_alpr.config.pipeline import DETECTOR_MODEL_FILE, READER_MODEL_FILE
+from edge_alpr.datasets import DEFAULT_DATASETS
 
-DEFAULT_DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 DEMO_VIDEO = Path(__file__).resolve().parents[2] / "demo" / "demo.mp4"
 
 

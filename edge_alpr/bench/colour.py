@@ -44,10 +44,10 @@ import numpy as np
 
 from edge_alpr import colour
 from edge_alpr.colour import ColourFeatures, ColourThresholds, PlateColour
+from edge_alpr.datasets import DEFAULT_DATASETS
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = REPO / "edge_alpr" / "datasets" / "labels" / "plate_colours.jsonl"
-DEFAULT_DATASETS = REPO.parent / "shared" / "datasets"
 SPLITS = ("train", "val", "extra")
 
 # The threshold values --fit tries (b* and chroma are in OpenCV 8-bit Lab units).

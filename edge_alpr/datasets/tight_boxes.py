@@ -24,14 +24,15 @@ import cv2
 import numpy as np
 
 from edge_alpr.ctc import decode_ctc
+from edge_alpr.datasets import DEFAULT_DATASETS
 from edge_alpr.datasets.kept import kept_labels_path
-from edge_alpr.ocr import TWO_LINE_MAX_ASPECT, EdgePlateReader, crop_plate, default_reader_path, split_two_lines
+from edge_alpr.ocr import TWO_LINE_MAX_ASPECT, EdgePlateReader, crop_rect, default_reader_path, split_two_lines
+from edge_alpr.training.reader_data import LOOSE_MARGIN
 
 log = logging.getLogger(__name__)
 
 SHARES = (1.0, 0.85, 0.7, 0.55)
 PLACES = (0.0, 0.5, 1.0)
-CROP_MARGIN = 0.15  # as the reader's training cuts a loose box (training.reader_data.row_crops)
 
 
 def windows(w: int, h: int):
@@ -63,12 +64,6 @@ def fit(reader: EdgePlateReader, crop: np.ndarray, text: str) -> tuple[tuple[int
     return best
 
 
-def crop_origin(image: np.ndarray, box, margin: float) -> tuple[int, int]:
-    """Where ``ocr.crop_plate(image, box, margin)`` starts, so a window maps back to the image."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return max(0, int(np.floor(x1 - (x2 - x1) * margin))), max(0, int(np.floor(y1 - (y2 - y1) * margin)))
-
-
 def fit_dataset(dataset: str, datasets_dir: Path, reader: EdgePlateReader, drop: frozenset[str] = frozenset()):
     """Fit every ``ok`` training label of ``dataset``; returns (new label lines, montage tiles)."""
     path = kept_labels_path(dataset)
@@ -80,11 +75,12 @@ def fit_dataset(dataset: str, datasets_dir: Path, reader: EdgePlateReader, drop:
             image = cv2.imread(str(datasets_dir / dataset / r["image"]))
             if image is None:
                 raise FileNotFoundError(f"{datasets_dir / dataset / r['image']}: not readable")
-            crop = crop_plate(image, r["box"], margin=CROP_MARGIN)
+            # the crop the reader's training cuts from a loose box
+            ox, oy, ox2, oy2 = crop_rect(image, r["box"], LOOSE_MARGIN)
+            crop = image[oy:oy2, ox:ox2]
             found = fit(reader, crop, r["text"])
             if found is not None:
-                (x1, y1, x2, y2), confidence = found
-                ox, oy = crop_origin(image, r["box"], CROP_MARGIN)
+                x1, y1, x2, y2 = found[0]
                 r["tight_box"] = [x1 + ox, y1 + oy, x2 + ox, y2 + oy]
             tiles.append(_tile(crop, r, found))
         lines.append(json.dumps(r))
@@ -113,7 +109,7 @@ def montage(tiles: list[np.ndarray], columns: int = 6) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m edge_alpr.datasets.tight_boxes", description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", action="append", required=True, help="a dataset with kept labels, e.g. in_twowheelers")
-    p.add_argument("--datasets", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "datasets")
+    p.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     p.add_argument("--montage", type=Path, help="write the fitted crops here, for checking by eye")
     p.add_argument("--drop", action="append", default=[], metavar="IMAGE", help="leave this image's labels loose")
     args = p.parse_args(argv)

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_alpr.training.common import DEFAULT_DATASETS
+from edge_alpr.datasets import DEFAULT_DATASETS
 
 TILE_W, TILE_H = 160, 110
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edge_alpr.datasets import DEFAULT_DATASETS  # noqa: F401  (the training commands' default)
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 DEFAULT_MODELS = REPO_ROOT / "models"
 
 

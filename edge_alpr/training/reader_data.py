@@ -30,8 +30,8 @@ OPENLPR_TEXTS = kept_labels_path("openlpr")
 #: Real sets with boxes only whose texts were read by eye for this project, two passes each
 #: (``datasets/labels/``); the ``val`` split of each is fixed by source image.
 LABELLED_SETS = ("in_twowheelers", "in_odisha_traffic")
-#: The margin round a ``tight_box``: about what a window round the plate leaves.
-TIGHT_MARGIN = 0.05
+#: The margin round a labelled (loose) box, and round a ``tight_box``: about what a window round the plate leaves.
+LOOSE_MARGIN, TIGHT_MARGIN = 0.15, 0.05
 
 
 @dataclass
@@ -101,8 +101,11 @@ def row_crops(row, source: str, skip_texts: frozenset[str] = frozenset()) -> lis
         return []
     # A loose box (a two-wheeler's plate with its holder) is read from the plate's own box where
     # the labels know it (``tight_box``): the reader reads a loose crop through windows as tight.
-    return [Crop(crop_plate(image, p.tight_box, margin=TIGHT_MARGIN) if p.tight_box else crop_plate(image, p.box, margin=0.15),
-                 p.text, p.layout or "one", source, p.background) for p in plates]
+    crops = []
+    for p in plates:
+        box, margin = (p.tight_box, TIGHT_MARGIN) if p.tight_box else (p.box, LOOSE_MARGIN)
+        crops.append(Crop(crop_plate(image, box, margin=margin), p.text, p.layout or "one", source, p.background))
+    return crops
 
 
 def data_version(train: list[Crop], calib: list[Crop], val: list[Crop]) -> str:
