@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -28,6 +27,7 @@ from edge_alpr.direction import CountingLine
 from edge_alpr.motion import MotionGate, RegionOfInterest
 from edge_alpr.ocr import crop_plate
 from edge_alpr.regions import plan_regions
+from edge_alpr.stage_stats import ErrorCounter, LatencyWindow
 from edge_alpr.tiling import MultiViewDetector, Rect
 from edge_alpr.track_reads import KeptRead, TrackState, crop_quality, vehicle_crop
 from edge_alpr.tracker import Tracker
@@ -36,10 +36,6 @@ from edge_alpr.voting import RecentPlates, VoteResult, vote
 
 log = logging.getLogger(__name__)
 
-# Latency percentiles are taken over this many recent frames per stage.
-_LATENCY_WINDOW = 500
-# A failing stage is logged with its traceback once, then at most once per this many seconds.
-_ERROR_LOG_INTERVAL_S = 30.0
 # A confirmed track whose box moves less than this per frame is a parked vehicle: it gets no
 # motion region of its own, so it ends (and is reported) and then costs no detector run.
 _PARKED_SPEED_PX = 0.5
@@ -69,49 +65,6 @@ class EmittedEvent:
 
 def iso_utc(wall_time: float) -> str:
     return datetime.fromtimestamp(wall_time, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class LatencyWindow:
-    """Per-stage durations of the recent frames, for p50/p95 in the status."""
-
-    def __init__(self, size: int = _LATENCY_WINDOW) -> None:
-        self._samples: dict[str, deque[float]] = {}
-        self._size = size
-
-    def add(self, stage: str, seconds: float) -> None:
-        self._samples.setdefault(stage, deque(maxlen=self._size)).append(seconds)
-
-    def summary_ms(self) -> dict[str, dict[str, float]]:
-        return {
-            stage: {
-                "p50": round(float(np.percentile(values, 50)) * 1000, 2),
-                "p95": round(float(np.percentile(values, 95)) * 1000, 2),
-            }
-            for stage, values in self._samples.items()
-            if values
-        }
-
-
-class ErrorCounter:
-    """Counts failures per stage; logs the first with its traceback, then one summary line per
-    interval, so a detector failing on every frame cannot flood the journal."""
-
-    def __init__(self, interval_s: float = _ERROR_LOG_INTERVAL_S) -> None:
-        self.counts: dict[str, int] = {}
-        self._last_logged: dict[str, float] = {}
-        self._interval_s = interval_s
-
-    def report(self, stage: str, frame_index: int, error: Exception) -> None:
-        self.counts[stage] = self.counts.get(stage, 0) + 1
-        now = time.monotonic()
-        last = self._last_logged.get(stage)
-        if last is None:
-            log.error("%s failed on frame %d: %s", stage, frame_index, error, exc_info=error)
-        elif now - last >= self._interval_s:
-            log.error("%s failed on frame %d: %s (%d failures so far)", stage, frame_index, error, self.counts[stage])
-        else:
-            return
-        self._last_logged[stage] = now
 
 
 def with_strategy(detector: Detector, cfg: AppConfig) -> Detector:
@@ -170,7 +123,7 @@ class Pipeline:
         started = time.perf_counter()
         self.counters.frames += 1
         detections = self._detect(frame)
-        with self._timed("track"):
+        with self.latency.timed("track"):
             tracked = self.tracker.update(detections, frame.index)
         events = self._read_tracks(frame, tracked)
         events += self._finish(self.tracker.pop_finished())
@@ -195,7 +148,7 @@ class Pipeline:
         region = frame.image[y0:y1, x0:x1]
         regions: list[Rect] | None = None
         if self.cfg.detector.motion_gating:
-            with self._timed("motion"):
+            with self.latency.timed("motion"):
                 mask = self.motion.changed_mask(region)
                 moving = self.motion.is_motion(mask)
                 if self._uses_regions(frame.image):
@@ -208,7 +161,7 @@ class Pipeline:
         self._last_detected_index = frame.index
         self.counters.detected += 1
         try:
-            with self._timed("detect"):
+            with self.latency.timed("detect"):
                 # The strategy crops to the roi; regions, when planned, replace its views.
                 found = self.detector.detect(frame.image) if regions is None else self.detector.detect(frame.image, regions)
         except Exception as error:  # one bad frame must not stop the camera
@@ -267,7 +220,7 @@ class Pipeline:
         if not state.wants_read(quality, frame.index, reader_cfg.max_reads_per_track, reader_cfg.min_frames_between_reads):
             return False
         try:
-            with self._timed("read"):
+            with self.latency.timed("read"):
                 plate_read = self.reader.read(crop)
         except Exception as error:  # a reader failure costs this read, not the track
             self.errors.report("reader", frame.index, error)
@@ -324,7 +277,7 @@ class Pipeline:
     def _vote(self, state: TrackState) -> VoteResult | None:
         voting = self.cfg.voting
         try:
-            with self._timed("vote"):
+            with self.latency.timed("vote"):
                 return vote(
                     state.reads(),
                     min_reads=voting.min_reads,
@@ -385,22 +338,8 @@ class Pipeline:
     def _track_colour(self, state: TrackState) -> colour.PlateColour | None:
         """The plate's colours voted over the track's kept crops; a failure costs only the colour."""
         try:
-            with self._timed("colour"):
+            with self.latency.timed("colour"):
                 return colour.vote([colour.plate_colour(k.plate_crop) for k in state.kept])
         except Exception as error:
             self.errors.report("colour", state.last_read_frame if state.last_read_frame is not None else -1, error)
             return None
-
-    def _timed(self, stage: str) -> _Timer:
-        return _Timer(self.latency, stage)
-
-
-class _Timer:
-    def __init__(self, latency: LatencyWindow, stage: str) -> None:
-        self.latency, self.stage = latency, stage
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.latency.add(self.stage, time.perf_counter() - self.started)
