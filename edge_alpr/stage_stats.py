@@ -23,7 +23,7 @@ ERROR_LOG_INTERVAL_S = 30.0
 class LatencyWindow:
     """Per-stage durations of the recent frames, for p50/p95 in the status."""
 
-    def __init__(self, size: int = LATENCY_WINDOW) -> None:
+    def __init__(self, size: int | None = LATENCY_WINDOW) -> None:  # None keeps every sample
         self._samples: dict[str, deque[float]] = {}
         self._size = size
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from edge_alpr.errors import EdgeAlprError, InputError
 from edge_alpr.pipeline import Detector, Pipeline, Reader
 from edge_alpr.service import build_detector, build_reader
 from edge_alpr.sources import VideoFileSource
+from edge_alpr.stage_stats import LatencyWindow
 
 #: The generated clip: the size and rate of a typical roadside camera.
 GENERATED_SIZE = (1280, 720)
@@ -37,18 +37,15 @@ GENERATED_SECONDS = 20.0
 SECONDS_PER_VEHICLE = 2.5  # synth.scenes' default pass length
 
 
-class StageTimes:
-    """Every stage duration of one run. It stands in for the pipeline's ``LatencyWindow``
-    (same ``add``), which keeps only the last few hundred frames: a benchmark wants them all."""
+class StageTimes(LatencyWindow):
+    """Every stage duration of one run. It stands in for the pipeline's ``LatencyWindow``, which
+    keeps only the last few hundred frames: a benchmark wants them all."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, list[float]] = defaultdict(list)
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.seconds[stage].append(seconds)
+        super().__init__(size=None)
 
     def timings(self) -> dict[str, Timing]:
-        return {stage: t for stage, values in self.seconds.items() if (t := Timing.of([v * 1000 for v in values]))}
+        return {stage: t for stage, values in self._samples.items() if (t := Timing.of([v * 1000 for v in values]))}
 
 
 #: Stages in the order of a frame's path, as ``Pipeline`` names them ("total" is process()).
@@ -146,7 +143,7 @@ def replay(video: Path, seconds: float | None, cfg: AppConfig, detector: Detecto
     source = VideoFileSource(video)
     pipeline = Pipeline(cfg, detector, reader)
     stages = StageTimes()
-    pipeline.latency = stages  # type: ignore[assignment]  # every sample, not a window
+    pipeline.latency = stages  # every sample, not a window
     max_frames = None if seconds is None else max(1, round(seconds * source.fps))
     per_run_peak = reset_peak_memory()
     start_memory = memory_now()
