@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+# Failures are logged under the pipeline's name: they are its stages failing.
 log = logging.getLogger("edge_alpr.pipeline")
 
 # Latency percentiles are taken over this many recent frames per stage.
@@ -38,6 +39,10 @@ class LatencyWindow:
             yield
         finally:
             self.add(stage, time.perf_counter() - started)
+
+    def samples_s(self) -> dict[str, list[float]]:
+        """The kept durations per stage, in seconds, oldest first."""
+        return {stage: list(values) for stage, values in self._samples.items()}
 
     def summary_ms(self) -> dict[str, dict[str, float]]:
         return {

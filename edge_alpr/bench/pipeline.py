@@ -45,7 +45,7 @@ class StageTimes(LatencyWindow):
         super().__init__(size=None)
 
     def timings(self) -> dict[str, Timing]:
-        return {stage: t for stage, values in self._samples.items() if (t := Timing.of([v * 1000 for v in values]))}
+        return {stage: t for stage, values in self.samples_s().items() if (t := Timing.of([v * 1000 for v in values]))}
 
 
 #: Stages in the order of a frame's path, as ``Pipeline`` names them ("total" is process()).
