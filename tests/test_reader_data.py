@@ -141,3 +141,13 @@ def test_a_plate_with_a_tight_box_is_cut_from_it_and_one_without_from_its_box(tm
     assert tight.image.shape[:2] == (round(40 * (1 + 2 * TIGHT_MARGIN)), round(100 * (1 + 2 * TIGHT_MARGIN)))
     assert tight.image.mean() > 150  # mostly the plate
     assert loose.image.shape[:2] == (181, 260) and loose.image.mean() < 100  # the box with 15 % margin, cut at the image edge
+
+
+def test_the_whole_two_line_curriculum_starts_side_by_side_then_ramps_to_its_share():
+    from edge_alpr.training.reader import whole_share
+
+    assert whole_share(0, 0.8, 0) == whole_share(5000, 0.8, 0) == 0.8  # no warm-up: the share throughout
+    shares = [whole_share(s, 0.8, 1000) for s in (0, 999, 1000, 1500, 2000, 9000)]
+    assert shares[:3] == [0.0, 0.0, 0.0]
+    assert shares[3] == pytest.approx(0.4)
+    assert shares[4] == shares[5] == pytest.approx(0.8)

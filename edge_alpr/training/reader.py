@@ -56,6 +56,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--two-line-whole", type=float, default=0.0,
                    help="share of two-line plates shown whole (read top row then bottom row) rather than cut "
                         "between the lines and laid side by side")
+    p.add_argument("--whole-warmup", type=int, default=0, metavar="STEPS",
+                   help="curriculum: two-line plates side by side only for the first STEPS steps, then the "
+                        "--two-line-whole share ramps in over the next STEPS (from scratch, a run shown every "
+                        "two-line plate whole from step 0 sits on the CTC blank plateau for ~4,500 steps)")
     p.add_argument("--labelled-repeat", type=int, default=3,
                    help="times each two-line training crop of the sets labelled by eye (in_twowheelers, "
                         "in_odisha_traffic) is repeated: they are the only real two-line plates in quantity")
@@ -150,6 +154,7 @@ def train(args: argparse.Namespace) -> int:
         for g in opt.param_groups:
             g["lr"] = common.cosine_lr(step, args.steps, base_lr, warmup=min(500, args.steps // 10 + 1))
         dataset.epoch = step  # a fresh, reproducible draw per step
+        dataset.two_line_whole = whole_share(step, args.two_line_whole, args.whole_warmup)
         x, targets, lengths = make_batch(dataset, 0, args.batch)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             logits = model(x)
@@ -174,6 +179,13 @@ def train(args: argparse.Namespace) -> int:
             ckpt.save({"model": model.state_dict(), "ema": ema.ema.state_dict(), "ema_updates": ema.updates,
                        "opt": opt.state_dict(), "step": step, "history": history, "args": vars(args)})
     return finish(args, ema.ema, real_train, calib, val, synthetic, history, use_bf16)
+
+
+def whole_share(step: int, target: float, warmup: int) -> float:
+    """Share of two-line plates shown whole at ``step``: 0 during the warm-up, then a linear ramp."""
+    if warmup <= 0:
+        return target
+    return target * min(1.0, max(0.0, (step - warmup) / warmup))
 
 
 def training_crops(args: argparse.Namespace) -> tuple[list[Crop], list[Crop], list[Crop]]:
@@ -258,6 +270,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "two_line_fraction": args.two_line_fraction,
             "stacked_fraction": args.stacked_fraction,
             "two_line_whole": args.two_line_whole,
+            "whole_warmup": getattr(args, "whole_warmup", 0),
             "labelled_repeat": args.labelled_repeat,
             "context_fraction": args.context_fraction if args.synthetic else 0.0,
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on); and the split=val "
