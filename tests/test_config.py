@@ -258,3 +258,23 @@ def test_detector_strategy_is_configurable_and_roi_lives_in_one_place(tmp_path) 
     with_roi.write_text("detector:\n  roi: [[0, 100], [640, 100], [640, 480], [0, 480]]\n")
     strategy = load_config(with_roi).detector.strategy
     assert strategy.mode == "roi" and strategy.roi == [(0, 100), (640, 100), (640, 480), (0, 480)]
+
+
+def test_a_bare_model_file_name_is_looked_up_in_the_model_directory(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("EDGE_ALPR_MODELS", str(tmp_path / "models"))
+    cfg = load_config(write(tmp_path, "detector: {model_path: small_int8.tflite}\n"
+                                      f"reader: {{model_path: {tmp_path}/mine/reader_int8.tflite}}\n"))
+    assert cfg.detector.resolved_model_path() == tmp_path / "models" / "small_int8.tflite"
+    assert cfg.reader.resolved_model_path() == tmp_path / "mine" / "reader_int8.tflite"  # a path stays as given
+    assert AppConfig().reader.resolved_model_path().parent == tmp_path / "models"
+
+
+def test_every_model_a_shipped_example_names_is_shipped_with_its_card() -> None:
+    from edge_alpr.runtime import model_card_path
+
+    for path in EXAMPLE_CONFIGS:
+        cfg = load_config(path) if "/etc/edge-alpr/" not in path.read_text(encoding="utf-8") else None
+        if cfg is None:
+            continue
+        for model in (cfg.detector.resolved_model_path(), cfg.reader.resolved_model_path()):
+            assert model.is_file() and model_card_path(model).is_file(), f"{path.name}: {model}"

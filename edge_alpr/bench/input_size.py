@@ -1,7 +1,11 @@
 """Detector input size, 320 vs 416: accuracy on the validation photos and int8 latency, measured
 in one run with the shipped weights exported at each size.
 
-    python -m edge_alpr.bench.input_size [--sizes 320 416] [--datasets ../shared/datasets]
+    python -m edge_alpr.bench.input_size [--sizes 320 416] [--datasets ../shared/datasets] [--keep DIR]
+
+``--keep DIR`` leaves each size's int8 and float16 models, with their card, in ``DIR/SIZE/``: a
+folder the daemon's ``detector.model_path`` can point at (e.g. a smaller input for a Pi 4, measured
+at Pi pace with ``edge-alpr bench pace --device pi4 --set detector.model_path=DIR/256/plate_detector_int8.tflite``).
 
 The shipped model is trained at 320; YOLOv4-tiny is fully convolutional, so the same weights run
 at 416 too (each plate then covers 1.3x more pixels). A model trained at 416 would score a little
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[320, 416])
     p.add_argument("--datasets", type=Path, default=common.DEFAULT_DATASETS)
+    p.add_argument("--keep", type=Path, help="keep the exported models in KEEP/SIZE/")
     p.add_argument("--weights", type=Path, default=common.DEFAULT_MODELS / "plate_detector_fp16.pt")
     args = p.parse_args(argv)
     if not (args.datasets / "openlpr").is_dir():
@@ -41,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            out = Path(tmp) / str(size)
+            out = (args.keep or Path(tmp)) / str(size)
+            out.mkdir(parents=True, exist_ok=True)
             paths = export_detector(model, size, out, calibration_batches(train, size))
             # Anchors stay in input pixels: the network predicts box sizes in pixels, whatever the
             # canvas, so only the input size changes.

@@ -52,11 +52,23 @@ def _usable_polygon(roi: object) -> bool:
     return len(points) >= 3 and min(min(p) for p in points) >= 0 and polygon_area(points) >= 1.0
 
 
+def resolve_model_path(configured: Path | None, default_file: str) -> Path:
+    """The model file a config names. A bare file name is one of the models installed with the
+    daemon, so one config works on every unit whatever its model directory."""
+    if configured is None:
+        return default_model_dir() / default_file
+    if len(configured.parts) == 1:
+        return default_model_dir() / configured
+    return configured
+
+
 class DetectorConfig(StrictModel):
     model_path: Path | None = Field(
         None,
         description=f"The detector's .tflite file; None uses {DETECTOR_MODEL_FILE} in the default model "
-        "directory ($EDGE_ALPR_MODELS, the repository's models/, /opt/edge-alpr/models).",
+        "directory ($EDGE_ALPR_MODELS, the repository's models/, /opt/edge-alpr/models). A bare file name "
+        "(no folder) names a file in that directory, e.g. plate_detector_256_int8.tflite, the 256-px input "
+        "for a Raspberry Pi 4.",
     )
     num_threads: int = Field(
         2, ge=1, le=8,
@@ -146,7 +158,7 @@ class DetectorConfig(StrictModel):
         return roi
 
     def resolved_model_path(self) -> Path:
-        return self.model_path if self.model_path is not None else default_model_dir() / DETECTOR_MODEL_FILE
+        return resolve_model_path(self.model_path, DETECTOR_MODEL_FILE)
 
 
 class ReaderConfig(StrictModel):
@@ -157,7 +169,8 @@ class ReaderConfig(StrictModel):
     )
     model_path: Path | None = Field(
         None,
-        description=f"The reader's .tflite file; None uses {READER_MODEL_FILE} in the default model directory.",
+        description=f"The reader's .tflite file; None uses {READER_MODEL_FILE} in the default model directory; "
+        "a bare file name (no folder) names a file in that directory.",
     )
     num_threads: int = Field(
         1, ge=1, le=8,
@@ -193,4 +206,4 @@ class ReaderConfig(StrictModel):
     )
 
     def resolved_model_path(self) -> Path:
-        return self.model_path if self.model_path is not None else default_model_dir() / READER_MODEL_FILE
+        return resolve_model_path(self.model_path, READER_MODEL_FILE)
