@@ -270,11 +270,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError("\n".join(problems))
     print(f"OK: {args.file}")
-    for label, path in (("detector model", cfg.detector.resolved_model_path()),
-                        ("reader model", cfg.reader.resolved_model_path())):
-        if label == "reader model" and cfg.reader.backend != "edge":
-            continue
-        print(f"{label}: {path} ({'found' if path.is_file() else 'MISSING'})")
+    models = [("detector model", cfg.detector.resolved_model_path())]
+    if cfg.reader.backend == "edge":
+        models.append(("reader model", cfg.reader.resolved_model_path()))
+        models.append(("squarish crops' reader", cfg.reader.resolved_square_model_path()))
+    for label, path in models:
+        print(f"{label}: none, the reader model reads every crop" if path is None
+              else f"{label}: {path} ({'found' if path.is_file() else 'MISSING'})")
     print(yaml.safe_dump(redacted_dump(cfg), sort_keys=False, allow_unicode=True), end="")
     return 0
 

@@ -189,12 +189,11 @@ def _to_read(decoded: Decoded, confidence: float, min_confidence: float) -> Plat
     )
 
 
-class EdgePlateReader:
-    """The project's int8 CTC recognizer, run with the same TFLite runtime as the detector."""
+class Recognizer:
+    """One int8 CTC recognizer file and its card's calibration: a crop in, its reading and the
+    calibrated chance that the reading is right out."""
 
-    def __init__(self, model_path: str | Path, num_threads: int = 1, grammar: Grammar = "indian",
-                 min_confidence: float = 0.5, retry_unsure: bool = True):
-        self.retry_unsure = retry_unsure
+    def __init__(self, model_path: str | Path, num_threads: int = 1):
         self.model = TFLiteModel(model_path, num_threads=num_threads)
         card = load_model_card(model_path)
         shape = self.model.input.shape
@@ -216,9 +215,7 @@ class EdgePlateReader:
         except (AttributeError, TypeError, ValueError):
             raise ModelError(f"{model_card_path(model_path)}: 'calibration' must be an object of numbers a, b, c, "
                              f"got {cal!r}") from None
-        self.grammar, self.min_confidence = grammar, min_confidence
-        self.model_info = {"name": card.get("name", "plate_reader"), "version": card.get("version", "unknown"),
-                           "backend": "edge", "runtime": self.model.backend}
+        self.name, self.version = card.get("name", "plate_reader"), card.get("version", "unknown")
 
     def probabilities(self, crop_bgr: np.ndarray) -> np.ndarray:
         """(T, 37) CTC probabilities for one crop."""
@@ -228,21 +225,62 @@ class EdgePlateReader:
         out = self.model.run(x)[self._output][0]
         return np.exp(out) if self._log_output else out
 
+
+def is_squarish(image: np.ndarray) -> bool:
+    """Whether an image is narrow enough to hold a two-line plate (or a loose box round a small one)."""
+    h, w = image.shape[:2]
+    return w < TWO_LINE_MAX_ASPECT * h
+
+
+class EdgePlateReader:
+    """The project's int8 CTC recognizer, run with the same TFLite runtime as the detector.
+
+    With ``square_model_path``, images narrower than ``TWO_LINE_MAX_ASPECT`` (the crop or any view
+    of it) go to a second recognizer trained to read two-line plates whole, top row then bottom
+    row, and loose two-wheeler boxes; wide images, one-line plates and two-line plates laid side
+    by side, stay with the first. Each model is judged by its own calibration. Two models
+    rather than one because one recognizer taught both kinds of input lost one-line plates
+    (docs/figures.md, "Two-line plates").
+    """
+
+    def __init__(self, model_path: str | Path, num_threads: int = 1, grammar: Grammar = "indian",
+                 min_confidence: float = 0.5, retry_unsure: bool = True, square_model_path: str | Path | None = None):
+        self.retry_unsure = retry_unsure
+        self.wide = Recognizer(model_path, num_threads)
+        self.square = Recognizer(square_model_path, num_threads) if square_model_path else None
+        self.model, self.input_width, self.calibration = self.wide.model, self.wide.input_width, self.wide.calibration
+        self.grammar, self.min_confidence = grammar, min_confidence
+        self.model_info = {"name": self.wide.name, "version": self.wide.version, "backend": "edge",
+                           "runtime": self.model.backend}
+        if self.square is not None:
+            self.model_info["square_version"] = self.square.version
+
+    def _recognizer(self, image: np.ndarray) -> Recognizer:
+        return self.square if self.square is not None and is_squarish(image) else self.wide
+
+    def probabilities(self, crop_bgr: np.ndarray) -> np.ndarray:
+        """(T, 37) CTC probabilities for one crop, from the recognizer for its shape."""
+        return self._recognizer(crop_bgr).probabilities(crop_bgr)
+
+    def _decode(self, image: np.ndarray) -> tuple[Decoded, float]:
+        """The reading of one image and its confidence, each model judged by its own calibration."""
+        decoded = decode_ctc(self.probabilities(image), self.grammar)
+        return decoded, self._recognizer(image).calibration(decoded)
+
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
         decoded, confidence = self._read_layouts(crop_bgr)
         h, w = crop_bgr.shape[:2]
         if w >= STACKED_MIN_ASPECT * h and not self._sure(decoded, confidence) and _lacks_series(decoded):
             # Maybe a stacked plate. They are rare and any crop can be cut this way, so this
             # reading has to be a sure one on its own, not just better than an unsure one.
-            stacked = decode_ctc(self.probabilities(stacked_as_line(crop_bgr)), self.grammar)
-            stacked_confidence = self.calibration(stacked)
+            stacked, stacked_confidence = self._decode(stacked_as_line(crop_bgr))
             if self._sure(stacked, stacked_confidence):
                 decoded, confidence = stacked, stacked_confidence
         if self.retry_unsure and not self._sure(decoded, confidence):
             for view in retry_views(crop_bgr):
                 decoded, confidence = self._surer(decoded, confidence, view)
             # A squarish crop is often a loose box round a small plate: look inside it too.
-            for view in plate_windows(crop_bgr) if w < TWO_LINE_MAX_ASPECT * h else ():
+            for view in plate_windows(crop_bgr) if is_squarish(crop_bgr) else ():
                 if self._sure(decoded, confidence):
                     break
                 decoded, confidence = self._surer(decoded, confidence, view)
@@ -256,16 +294,14 @@ class EdgePlateReader:
         return decoded, confidence
 
     def _read_layouts(self, crop_bgr: np.ndarray) -> tuple[Decoded, float]:
-        decoded = decode_ctc(self.probabilities(crop_bgr), self.grammar)
-        confidence = self.calibration(decoded)
-        h, w = crop_bgr.shape[:2]
-        if w < TWO_LINE_MAX_ASPECT * h and not self._sure(decoded, confidence):
+        decoded, confidence = self._decode(crop_bgr)
+        if is_squarish(crop_bgr) and not self._sure(decoded, confidence):
             # Squarish: maybe a two-line plate. Read it as one line too and keep the reading that
             # fits the grammar, then the more probable one.
-            as_one_line = decode_ctc(self.probabilities(split_two_lines(crop_bgr)), self.grammar)
+            as_one_line, as_one_line_confidence = self._decode(split_two_lines(crop_bgr))
             if (self._fits(as_one_line), as_one_line.sequence_probability) > (
                     self._fits(decoded), decoded.sequence_probability):
-                decoded, confidence = as_one_line, self.calibration(as_one_line)
+                decoded, confidence = as_one_line, as_one_line_confidence
         return decoded, confidence
 
     def _fits(self, decoded: Decoded) -> bool:
@@ -353,10 +389,12 @@ def default_reader_path() -> Path:
 
 
 def make_reader(backend: str = "edge", model_path: str | Path | None = None, num_threads: int = 1,
-                grammar: Grammar = "indian", min_confidence: float = 0.5, retry_unsure: bool = True) -> PlateReader:
+                grammar: Grammar = "indian", min_confidence: float = 0.5, retry_unsure: bool = True,
+                square_model_path: str | Path | None = None) -> PlateReader:
     """The configured reader backend."""
     if backend == "edge":
-        return EdgePlateReader(model_path or default_reader_path(), num_threads, grammar, min_confidence, retry_unsure)
+        return EdgePlateReader(model_path or default_reader_path(), num_threads, grammar, min_confidence, retry_unsure,
+                               square_model_path)
     if backend == "rapidocr":
         return RapidOcrReader(num_threads, grammar, min_confidence)
     raise ModelError(f"unknown reader backend {backend!r}: expected 'edge' or 'rapidocr'")

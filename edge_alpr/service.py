@@ -205,8 +205,11 @@ def build_reader(cfg: AppConfig) -> Reader:
     if path is not None and not path.is_file():
         raise ModelError(f"{path}: reader model not found (set reader.model_path or $EDGE_ALPR_MODELS; "
                          "eval commands also take --reader)")
+    square = r.resolved_square_model_path()
+    if square is not None and not square.is_file():
+        raise ModelError(f"{square}: reader.square_model_path not found (or set reader.square_model: false)")
     return make_reader(r.backend, path, num_threads=r.num_threads, grammar=r.grammar, min_confidence=r.min_confidence,
-                       retry_unsure=r.retry_unsure)
+                       retry_unsure=r.retry_unsure, square_model_path=square)
 
 
 def run_service(

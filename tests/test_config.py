@@ -278,3 +278,23 @@ def test_every_model_a_shipped_example_names_is_shipped_with_its_card() -> None:
             continue
         for model in (cfg.detector.resolved_model_path(), cfg.reader.resolved_model_path()):
             assert model.is_file() and model_card_path(model).is_file(), f"{path.name}: {model}"
+
+
+def test_the_squarish_crops_reader_is_used_where_it_is_installed_and_can_be_turned_off(tmp_path: Path, monkeypatch) -> None:
+    from edge_alpr.errors import ModelError
+    from edge_alpr.service import build_reader
+
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("EDGE_ALPR_MODELS", str(models))
+    # A model directory without one (a site's own reader, trained alone): every crop to model_path.
+    assert AppConfig().reader.resolved_square_model_path() is None
+    (models / "plate_reader_square_int8.tflite").write_bytes(b"")
+    assert AppConfig().reader.resolved_square_model_path() == models / "plate_reader_square_int8.tflite"
+    assert load_config(write(tmp_path, "reader: {square_model: false}\n")).reader.resolved_square_model_path() is None
+    assert load_config(write(tmp_path, "reader: {backend: rapidocr}\n")).reader.resolved_square_model_path() is None
+    # One the config names must be there: a typo is an error, not a silent fallback.
+    named = load_config(write(tmp_path, f"reader: {{square_model_path: {tmp_path}/typo_int8.tflite, "
+                                        f"model_path: {REPO}/models/plate_reader_int8.tflite}}\n"))
+    with pytest.raises(ModelError, match=r"typo_int8\.tflite: reader\.square_model_path not found"):
+        build_reader(named)

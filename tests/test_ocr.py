@@ -105,6 +105,29 @@ def test_shipped_reader_reads_rendered_plates(layout, at_least):
 
 
 @needs_reader
+def test_squarish_images_go_to_the_square_model_and_wide_ones_to_the_main_model():
+    """Each image the reader reads, the crop or a view of it, goes to the model for its shape and
+    is judged by that model's calibration. The float16 file stands in for a second model here:
+    its probabilities differ from the int8 model's in the last digits, enough to tell them apart."""
+    from edge_alpr.ocr import EdgePlateReader, is_squarish, split_two_lines
+
+    other = READER.with_name("plate_reader_float16.tflite")
+    both = EdgePlateReader(READER, square_model_path=other)
+    main, square = EdgePlateReader(READER), EdgePlateReader(other)
+    square.calibration.a += 1.0  # a calibration of its own, to see which one judges a reading
+    both.square.calibration.a += 1.0
+    (_, wide), = _rendered(90_030, 1, "one")
+    (_, two_line), = _rendered(90_031, 1, "two")
+    side_by_side = split_two_lines(two_line)
+    assert not is_squarish(wide) and is_squarish(two_line) and not is_squarish(side_by_side)
+    assert not np.array_equal(main.probabilities(two_line), square.probabilities(two_line))
+    for image, model in ((wide, main), (side_by_side, main), (two_line, square)):
+        np.testing.assert_array_equal(both.probabilities(image), model.probabilities(image))
+        assert both._decode(image) == model._decode(image)
+    assert both.model_info["square_version"] == square.model_info["version"]
+
+
+@needs_reader
 def test_shipped_int8_reader_keeps_the_small_probabilities_the_float_reader_sees():
     """The grammar search and the calibration weigh runner-up characters of ~1e-4..1e-2; an int8
     softmax would round all of them to 0, an int8 log-softmax keeps them within its ~6 % steps

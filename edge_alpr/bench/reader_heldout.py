@@ -6,7 +6,8 @@ Odisha traffic); with and without second looks. Then exact and character accurac
 (one / two-line) and by background colour on each set, and rendered plates per layout (seeds
 no training used).
 
-    python -m edge_alpr.bench.reader_heldout [MODELS_DIR ...] [--datasets ../shared/datasets] [--rendered 200]
+    python -m edge_alpr.bench.reader_heldout [MODELS_DIR ...] [--square TFLITE ...] [--datasets ../shared/datasets]
+                                             [--rendered 200]
 
 A plate is ~1 point of a set, and two training seeds differ by about 3 of the 342: compare
 readers on all sets together, not on the validation crops alone.
@@ -73,15 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("models", type=Path, nargs="*", default=[common.DEFAULT_MODELS])
     p.add_argument("--datasets", type=Path, default=common.DEFAULT_DATASETS)
     p.add_argument("--rendered", type=int, default=200, help="rendered plates per layout (0: none)")
+    p.add_argument("--square", type=Path, action="append", default=[], metavar="TFLITE",
+                   help="also measure each MODELS_DIR's reader with this recognizer for squarish images; repeatable")
     args = p.parse_args(argv)
 
     sets = held_out_sets(args.datasets) if (args.datasets / "in_plates").is_dir() else {}
     if not sets:
         print(f"{args.datasets}: no in_plates folder, real held-out sets skipped")
     synthetic = {layout: rendered(layout, args.rendered) for layout in get_args(Layout)} if args.rendered else {}
-    for models in args.models:
+    for models, square in ((m, sq) for m in args.models for sq in [None, *args.square]):
         for retry in (True, False):
-            reader = EdgePlateReader(models / "plate_reader_int8.tflite", num_threads=1, retry_unsure=retry)
+            reader = EdgePlateReader(models / "plate_reader_int8.tflite", num_threads=1, retry_unsure=retry,
+                                     square_model_path=square)
             reads = {name: [(reader.read(c.image).text, c) for c in crops] for name, crops in sets.items()}
             counts = {name: sum(text == c.text for text, c in pairs) for name, pairs in reads.items()}
             line = "  ".join(f"{name} {n}/{len(sets[name])}" for name, n in counts.items())
@@ -91,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 line += "  rendered " + "  ".join(
                     f"{layout} {sum(reader.read(image).text == text for image, text in plates)}/{len(plates)}"
                     for layout, plates in synthetic.items())
-            print(f"{models} ({'second looks' if retry else 'one look'}): {line}", flush=True)
+            name = f"{models} + square {square}" if square else str(models)
+            print(f"{name} ({'second looks' if retry else 'one look'}): {line}", flush=True)
             if retry:
                 print("\n".join(breakdown(reads)), flush=True)
     return 0

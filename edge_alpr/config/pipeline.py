@@ -17,6 +17,7 @@ from edge_alpr.config.strategy import StrategyConfig, polygon_area
 
 DETECTOR_MODEL_FILE = "plate_detector_int8.tflite"
 READER_MODEL_FILE = "plate_reader_int8.tflite"
+SQUARE_READER_MODEL_FILE = "plate_reader_square_int8.tflite"
 
 _SYSTEM_MODEL_DIRS = (Path("/opt/edge-alpr/models"), Path("/usr/share/edge-alpr/models"))
 
@@ -205,5 +206,27 @@ class ReaderConfig(StrictModel):
         "they are less correlated (a blurred moment is not read K times); 0 reads every better crop.",
     )
 
+    square_model: bool = Field(
+        True,
+        description="Read squarish crops (narrower than 3.4:1: the two-line plates of two-wheelers, autos and trucks, "
+        "and loose boxes round small plates) with a second recognizer trained to read a two-line plate whole, top "
+        "line then bottom line. Same cost per read; false reads every crop with model_path.",
+    )
+    square_model_path: Path | None = Field(
+        None,
+        description=f"That recognizer's .tflite file; None uses {SQUARE_READER_MODEL_FILE} in the default model "
+        "directory when it is there (a model directory without one reads every crop with model_path); a bare file "
+        "name names a file in that directory.",
+    )
+
     def resolved_model_path(self) -> Path:
         return resolve_model_path(self.model_path, READER_MODEL_FILE)
+
+    def resolved_square_model_path(self) -> Path | None:
+        """The squarish crops' recognizer, or None where every crop goes to ``model_path``."""
+        if self.backend != "edge" or not self.square_model:
+            return None
+        path = resolve_model_path(self.square_model_path, SQUARE_READER_MODEL_FILE)
+        if self.square_model_path is None and not path.is_file():
+            return None
+        return path

@@ -71,7 +71,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--models-dir", type=Path, default=common.DEFAULT_MODELS)
     p.add_argument("--checkpoint-minutes", type=float, default=10.0)
     p.add_argument("--eval-every", type=int, default=1000)
-    p.add_argument("--fine-tune", action="store_true", help="start from models/plate_reader_fp16.pt")
+    p.add_argument("--fine-tune", action="store_true", help="start from trained weights (--init) at a lower learning rate")
+    p.add_argument("--init", type=Path, metavar="FP16_PT",
+                   help="the weights a fine-tune starts from (default: NAME_fp16.pt in --models-dir)")
+    p.add_argument("--name", default="plate_reader",
+                   help="file stem of the model, its card and weights: plate_reader (every crop) or plate_reader_square "
+                        "(the squarish crops' recognizer, reader.square_model)")
     p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recalibrate", action="store_true",
@@ -132,7 +137,7 @@ def train(args: argparse.Namespace) -> int:
 
     model = PlateRecognizer()
     if args.fine_tune:
-        common.load_fp16_weights(model, args.models_dir / "plate_reader_fp16.pt")
+        common.load_fp16_weights(model, args.init or args.models_dir / f"{args.name}_fp16.pt")
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
@@ -221,7 +226,7 @@ def finish_early(args: argparse.Namespace) -> int:
 
 
 def export(model, models_dir: Path, real_train: list[Crop], synthetic: list[Crop], seed: int,
-           input_hw: tuple[int, int] = (INPUT_H, INPUT_W)) -> dict[str, Path]:
+           input_hw: tuple[int, int] = (INPUT_H, INPUT_W), stem: str = "plate_reader") -> dict[str, Path]:
     """int8 and float16 TFLite files; int8 activation ranges come from 300 crops, real and rendered."""
     from edge_alpr.ocr import preprocess
     from edge_alpr.training.export import export_reader
@@ -234,7 +239,7 @@ def export(model, models_dir: Path, real_train: list[Crop], synthetic: list[Crop
         for i in picks:
             yield preprocess(pool[int(i)].image, input_hw[1])[None].astype(np.float32) / 255.0
 
-    return export_reader(model, input_hw, models_dir, calibration_batches)
+    return export_reader(model, input_hw, models_dir, calibration_batches, stem)
 
 
 def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, note: str | None = None,
@@ -243,12 +248,13 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
 
     model = model.float().eval()
     args.models_dir.mkdir(parents=True, exist_ok=True)
-    common.save_fp16_weights(model, args.models_dir / "plate_reader_fp16.pt", {"input": [INPUT_H, INPUT_W]})
-    card_path = args.models_dir / "plate_reader.json"
+    name = getattr(args, "name", "plate_reader")  # runs checkpointed before --name existed
+    common.save_fp16_weights(model, args.models_dir / f"{name}_fp16.pt", {"input": [INPUT_H, INPUT_W]})
+    card_path = args.models_dir / f"{name}.json"
     base = _base_training(card_path) if args.fine_tune else None
-    paths = export(model, args.models_dir, real_train, synthetic, args.seed)
+    paths = export(model, args.models_dir, real_train, synthetic, args.seed, stem=name)
     card = {
-        "name": "plate_reader",
+        "name": name,
         "version": dt.date.today().strftime("%Y.%m.%d"),
         "architecture": f"all-convolutional CTC recognizer, grey {INPUT_H}x{INPUT_W} input, 2 rows x "
                         f"{INPUT_W // 4} columns -> {INPUT_W // 2}-step sequence (top row then bottom row), "
@@ -256,7 +262,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
         "input": f"grey uint8 {INPUT_H}x{INPUT_W}, whole plate stretched, 2-98 percentile contrast stretch",
         "output": READER_OUTPUT,
         "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        "files": {k: p.name for k, p in paths.items()} | {"float_weights": "plate_reader_fp16.pt"},
+        "files": {k: p.name for k, p in paths.items()} | {"float_weights": f"{name}_fp16.pt"},
         "calibration": {},
         "training": {
             "command": command or getattr(args, "command_line", "python -m edge_alpr.training.reader"),
@@ -302,13 +308,24 @@ def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: l
                           labelled: dict[str, list[Crop]] | None = None) -> None:
     """Fit the card's confidence calibration, then measure the exported models as the daemon
     reads with them, writing the card after each step so an interruption leaves it usable.
-    ``labelled``: the validation crops of the sets labelled by eye, measured per set."""
+    ``labelled``: the validation crops of the sets labelled by eye, measured per set.
+
+    The squarish crops' recognizer (``plate_reader_square``) only ever reads squarish images,
+    so it is calibrated and measured on the squarish crops of each set alone."""
+    from edge_alpr.ocr import is_squarish
+
+    squarish = card.get("name") == "plate_reader_square"
+    if squarish:
+        calib, val = [c for c in calib if is_squarish(c.image)], [c for c in val if is_squarish(c.image)]
+        labelled = {k: [c for c in v if is_squarish(c.image)] for k, v in (labelled or {}).items()}
     models_dir = card_path.parent
     files = {kind: models_dir / name for kind, name in card["files"].items() if name.endswith(".tflite")}
     card["calibration"] = fit_calibration(files["int8"], calib) | {"data_version": version}
+    if squarish:
+        card["calibration"]["crops"] = "squarish only (narrower than ocr.TWO_LINE_MAX_ASPECT)"
     common.write_card(card_path, card)
     card["metrics"] = {"settings": "as the daemon reads by default: grammar indian, second looks at unsure crops "
-                                   "(reader.retry_unsure)"}
+                                   "(reader.retry_unsure)" + ("; squarish crops only, this model alone" if squarish else "")}
     for kind, path in files.items():
         card["metrics"][kind] = evaluate_tflite(path, val)
         log.info("%s: %s", kind, card["metrics"][kind])
@@ -321,7 +338,7 @@ def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: l
 
 
 def recalibrate(args: argparse.Namespace) -> int:
-    card_path = args.models_dir / "plate_reader.json"
+    card_path = args.models_dir / f"{args.name}.json"
     if not card_path.is_file():
         raise SystemExit(f"{card_path}: no model card to recalibrate")
     card = json.loads(card_path.read_text())
@@ -336,17 +353,17 @@ def re_export(args: argparse.Namespace) -> int:
     record; the int8 ranges are measured on the same kind of crops as at training time."""
     from edge_alpr.training.export import READER_OUTPUT
 
-    card_path = args.models_dir / "plate_reader.json"
-    weights = args.models_dir / "plate_reader_fp16.pt"
+    card_path = args.models_dir / f"{args.name}.json"
+    weights = args.models_dir / f"{args.name}_fp16.pt"
     if not (card_path.is_file() and weights.is_file()):
-        raise SystemExit(f"{args.models_dir}: --re-export needs plate_reader.json and plate_reader_fp16.pt there")
+        raise SystemExit(f"{args.models_dir}: --re-export needs {card_path.name} and {weights.name} there")
     card = json.loads(card_path.read_text())
     model = PlateRecognizer()
     # The input size the weights were trained at, not today's default: an older reader keeps its own.
     input_hw = tuple(common.load_fp16_weights(model, weights).get("input", (INPUT_H, INPUT_W)))
     real_train, calib, val = load_real(args.datasets)
     synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction)
-    paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed, input_hw)
+    paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed, input_hw, args.name)
     card["files"] = {k: p.name for k, p in paths.items()} | {"float_weights": weights.name}
     card["output"] = READER_OUTPUT
     card["version"] = dt.date.today().strftime("%Y.%m.%d")  # a new file, though the same weights
