@@ -121,7 +121,8 @@ def test_reader_export_reads_through_the_runtime(tmp_path, width):
 
 
 def _tiny_reader_datasets(root):
-    """A datasets folder with only in_plates: rendered crops standing in for real ones."""
+    """A datasets folder with only in_plates: rendered crops standing in for real ones, one in
+    eight a two-line plate."""
     import cv2
 
     from edge_alpr.synth.render import render_plate
@@ -131,10 +132,11 @@ def _tiny_reader_datasets(root):
     (root / "in_plates" / "crops").mkdir(parents=True)
     rows = []
     for i in range(16):
-        plate = render_plate(random_plate_text(rng), rng, layout="one")
+        layout = "two" if i % 8 == 0 else "one"
+        plate = render_plate(random_plate_text(rng), rng, layout=layout)
         name = f"crops/t{i:02d}.png"
         cv2.imwrite(str(root / "in_plates" / name), plate.image)
-        rows.append({"crop": name, "text": plate.text, "status": "ok", "layout": "one",
+        rows.append({"crop": name, "text": plate.text, "status": "ok", "layout": layout,
                      "split": "val" if i % 4 == 0 else "train"})
     (root / "in_plates" / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
@@ -162,6 +164,21 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
     tuned = json.loads((models / "plate_reader.json").read_text())
     assert tuned["training"]["fine_tuned"] and tuned["training"]["base"]["steps"] == 3
     assert "base" not in tuned["training"]["base"] and "history" not in tuned["training"]["base"]
+
+    # The squarish crops' recognizer: that reader fine-tuned under its own name, and calibrated and
+    # measured on the squarish crops alone (the two two-line validation plates), since the daemon
+    # shows it nothing else; the main reader's files are left alone.
+    main_files = {p.name: p.read_bytes() for p in models.iterdir()}
+    assert train_reader.main(args + ["--name", "plate_reader_square", "--fine-tune", "--init",
+                                     str(models / "plate_reader_fp16.pt"), "--steps", "2",
+                                     "--run-dir", str(tmp_path / "square")]) == 0
+    square = json.loads((models / "plate_reader_square.json").read_text())
+    assert square["name"] == "plate_reader_square" and square["training"]["fine_tuned"]
+    assert square["files"] == {"int8": "plate_reader_square_int8.tflite", "float16": "plate_reader_square_float16.tflite",
+                               "float_weights": "plate_reader_square_fp16.pt"}
+    assert all((models / name).is_file() for name in square["files"].values())
+    assert square["calibration"]["crops"].startswith("squarish") and square["metrics"]["int8"]["n"] == 2
+    assert {p.name: p.read_bytes() for p in models.iterdir() if p.name in main_files} == main_files
 
     tuned["metrics"] = {}
     (models / "plate_reader.json").write_text(json.dumps(tuned))

@@ -66,3 +66,9 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     if getattr(args, "grammar", None):
         cfg.reader.grammar = args.grammar
     return cfg
+
+
+def model_name(info: dict) -> str:
+    """A model's name and version for a report's header; a reader with a squarish crops' model names both."""
+    name = f"{info.get('name', '?')} {info.get('version', '')}".strip()
+    return name + (f" + square {info['square_version']}" if "square_version" in info else "")

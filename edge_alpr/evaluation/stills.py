@@ -34,7 +34,7 @@ from edge_alpr.datasets.kept import apply_kept
 from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.errors import InputError
 from edge_alpr.evaluation.error_crops import ErrorWriter
-from edge_alpr.evaluation.models import add_model_arguments, build_detector, config_from_args
+from edge_alpr.evaluation.models import add_model_arguments, build_detector, config_from_args, model_name
 from edge_alpr.evaluation.rows import read_image, select_rows
 from edge_alpr.evaluation.scoring import ReaderReport, StillsEvaluator, StillsReport, evaluate_reader, load_labels
 from edge_alpr.evaluation.stills_report import format_reader, format_stills, save_plots
@@ -104,8 +104,8 @@ def _run_stills(args: argparse.Namespace, cfg: AppConfig,
         evaluator.add(read_image(row, args.manifest), row.plates, str(row.image))
     report = evaluator.report()
     header = (f"edge-alpr eval: {report.images} images, {report.detection['all'].plates} plates from "
-              f"{args.manifest}{_selection(args)}\ndetector {_model_name(detector.model_info)}, "
-              f"reader {_model_name(reader.model_info)}, grammar {cfg.reader.grammar}")
+              f"{args.manifest}{_selection(args)}\ndetector {model_name(detector.model_info)}, "
+              f"reader {model_name(reader.model_info)}, grammar {cfg.reader.grammar}")
     models = {"detector": dict(detector.model_info), "reader": dict(reader.model_info)}
     return report, format_stills(report, header), models
 
@@ -119,7 +119,7 @@ def _run_reader_only(args: argparse.Namespace, cfg: AppConfig,
     reader = build_reader(cfg)
     report = evaluate_reader(labels[: args.limit] if args.limit else labels, reader, errors)
     header = (f"edge-alpr eval --reader-only: {report.crops} crops from {args.manifest}{_selection(args)}\n"
-              f"reader {_model_name(reader.model_info)}, grammar {cfg.reader.grammar}")
+              f"reader {model_name(reader.model_info)}, grammar {cfg.reader.grammar}")
     return report, format_reader(report, header), {"reader": dict(reader.model_info)}
 
 
@@ -128,10 +128,6 @@ def _selection(args: argparse.Namespace) -> str:
              f"first {args.limit}" if args.limit else ""]
     chosen = ", ".join(p for p in parts if p)
     return f" ({chosen})" if chosen else ""
-
-
-def _model_name(info: dict) -> str:
-    return f"{info.get('name', '?')} {info.get('version', '')}".strip()
 
 
 if __name__ == "__main__":

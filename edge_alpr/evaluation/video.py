@@ -38,7 +38,7 @@ from edge_alpr.datasets.manifest import normalise_plate_text
 from edge_alpr.errors import InputError
 from edge_alpr.evaluation.events import EventMatch, match_events
 from edge_alpr.evaluation.metrics import latency_summary, match_boxes
-from edge_alpr.evaluation.models import add_model_arguments, config_from_args
+from edge_alpr.evaluation.models import add_model_arguments, config_from_args, model_name
 from edge_alpr.ocr import crop_plate
 from edge_alpr.pipeline import Detector, EmittedEvent, Pipeline, Reader
 from edge_alpr.service import build_detector, build_reader
@@ -324,8 +324,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1))
     else:
         header = (f"edge-alpr eval-video: {args.video}, {report.frames} frames, {report.vehicles} vehicles\n"
-                  f"detector {detector.model_info.get('name', '?')} {detector.model_info.get('version', '')}, "
-                  f"reader {reader.model_info.get('name', '?')} {reader.model_info.get('version', '')}, "
+                  f"detector {model_name(detector.model_info)}, reader {model_name(reader.model_info)}, "
                   f"grammar {cfg.reader.grammar}")
         print(format_report(report, header))
     return 0
