@@ -248,10 +248,11 @@ class EdgePlateReader:
         self.retry_unsure = retry_unsure
         self.wide = Recognizer(model_path, num_threads)
         self.square = Recognizer(square_model_path, num_threads) if square_model_path else None
-        self.model, self.input_width, self.calibration = self.wide.model, self.wide.input_width, self.wide.calibration
+        #: Every model this reader runs, for whoever wraps or measures them (``bench pace``).
+        self.recognizers = (self.wide,) if self.square is None else (self.wide, self.square)
         self.grammar, self.min_confidence = grammar, min_confidence
         self.model_info = {"name": self.wide.name, "version": self.wide.version, "backend": "edge",
-                           "runtime": self.model.backend}
+                           "runtime": self.wide.model.backend}
         if self.square is not None:
             self.model_info["square_version"] = self.square.version
 
@@ -262,8 +263,9 @@ class EdgePlateReader:
         """(T, 37) CTC probabilities for one crop, from the recognizer for its shape."""
         return self._recognizer(crop_bgr).probabilities(crop_bgr)
 
-    def _decode(self, image: np.ndarray) -> tuple[Decoded, float]:
-        """The reading of one image and its confidence, each model judged by its own calibration."""
+    def decode(self, image: np.ndarray) -> tuple[Decoded, float]:
+        """One reading of one image, no second looks, and its confidence, each model judged by
+        its own calibration."""
         decoded = decode_ctc(self.probabilities(image), self.grammar)
         return decoded, self._recognizer(image).calibration(decoded)
 
@@ -273,7 +275,7 @@ class EdgePlateReader:
         if w >= STACKED_MIN_ASPECT * h and not self._sure(decoded, confidence) and _lacks_series(decoded):
             # Maybe a stacked plate. They are rare and any crop can be cut this way, so this
             # reading has to be a sure one on its own, not just better than an unsure one.
-            stacked, stacked_confidence = self._decode(stacked_as_line(crop_bgr))
+            stacked, stacked_confidence = self.decode(stacked_as_line(crop_bgr))
             if self._sure(stacked, stacked_confidence):
                 decoded, confidence = stacked, stacked_confidence
         if self.retry_unsure and not self._sure(decoded, confidence):
@@ -294,11 +296,11 @@ class EdgePlateReader:
         return decoded, confidence
 
     def _read_layouts(self, crop_bgr: np.ndarray) -> tuple[Decoded, float]:
-        decoded, confidence = self._decode(crop_bgr)
+        decoded, confidence = self.decode(crop_bgr)
         if is_squarish(crop_bgr) and not self._sure(decoded, confidence):
             # Squarish: maybe a two-line plate. Read it as one line too and keep the reading that
             # fits the grammar, then the more probable one.
-            as_one_line, as_one_line_confidence = self._decode(split_two_lines(crop_bgr))
+            as_one_line, as_one_line_confidence = self.decode(split_two_lines(crop_bgr))
             if (self._fits(as_one_line), as_one_line.sequence_probability) > (
                     self._fits(decoded), decoded.sequence_probability):
                 decoded, confidence = as_one_line, as_one_line_confidence

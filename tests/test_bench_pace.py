@@ -48,7 +48,8 @@ def test_count_macs_of_a_tiny_model_matches_the_hand_count(tmp_path):
     assert counted.total == 94208 and counted.layers == 3
 
 
-@pytest.mark.parametrize("model", ["plate_detector_int8.tflite", "plate_reader_int8.tflite"])
+@pytest.mark.parametrize("model", ["plate_detector_int8.tflite", "plate_reader_int8.tflite",
+                                   "plate_reader_square_int8.tflite"])
 def test_model_cards_carry_the_counted_macs(model):
     path = MODELS / model
     card = json.loads(macs.card_path(path).read_text(encoding="utf-8"))
@@ -135,6 +136,24 @@ def test_real_model_time_is_replaced_by_the_devices():
     # camera is at frame 6, past the end.
     assert replay.busy_s == pytest.approx(0.64)
     assert (replay.processed, replay.dropped) == (2, 3)
+
+
+def test_every_model_the_daemon_runs_is_charged_at_the_devices_pace():
+    """The reader runs one model for wide crops and one for squarish ones: both are paced, or a
+    two-wheeler's reads would cost nothing at Pi pace."""
+    from edge_alpr.service import build_detector, build_reader
+
+    cfg = AppConfig()
+    detector, reader = build_detector(cfg), build_reader(cfg)
+    assert len(reader.recognizers) == 2  # the shipped pair
+    charges = pace.Charges()
+    ms = pace.pace_models(cfg, detector, reader, pace.DEVICES["pi4"], charges)
+    assert ms["detector"] > ms["reader"] > 0
+    for shape in ((40, 200, 3), (120, 160, 3)):  # a one-line crop, a two-line one
+        before = charges.inferences.get("reader", 0)
+        reader.decode(np.full(shape, 128, np.uint8))
+        assert charges.inferences["reader"] == before + 1, shape
+    assert charges.device_s == pytest.approx(2 * ms["reader"] / 1000)
 
 
 def test_unpaced_replay_processes_every_frame():

@@ -115,7 +115,7 @@ def test_squarish_images_go_to_the_square_model_and_wide_ones_to_the_main_model(
     other = READER.with_name("plate_reader_float16.tflite")
     both = EdgePlateReader(READER, square_model_path=other)
     main, square = EdgePlateReader(READER), EdgePlateReader(other)
-    square.calibration.a += 1.0  # a calibration of its own, to see which one judges a reading
+    square.wide.calibration.a += 1.0  # a calibration of its own, to see which one judges a reading
     both.square.calibration.a += 1.0
     (_, wide), = _rendered(90_030, 1, "one")
     (_, two_line), = _rendered(90_031, 1, "two")
@@ -124,7 +124,7 @@ def test_squarish_images_go_to_the_square_model_and_wide_ones_to_the_main_model(
     assert not np.array_equal(main.probabilities(two_line), square.probabilities(two_line))
     for image, model in ((wide, main), (side_by_side, main), (two_line, square)):
         np.testing.assert_array_equal(both.probabilities(image), model.probabilities(image))
-        assert both._decode(image) == model._decode(image)
+        assert both.decode(image) == model.decode(image)
     assert both.model_info["square_version"] == square.model_info["version"]
 
 

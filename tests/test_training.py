@@ -113,7 +113,7 @@ def test_reader_export_reads_through_the_runtime(tmp_path, width):
     reader = EdgePlateReader(paths["int8"], num_threads=1, grammar="any", min_confidence=0.5)
     crop = rng.integers(0, 255, (40, 180, 3), dtype=np.uint8)
     probs = reader.probabilities(crop)
-    assert reader.input_width == width and probs.shape == (width // 2, 37)
+    assert reader.wide.input_width == width and probs.shape == (width // 2, 37)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=0.05)
     read = reader.read(crop)
     assert len(read.char_confidences) == len(read.text)
@@ -202,7 +202,7 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
     assert exported["output"] == "log_softmax" and exported["training"] == tuned["training"]
     assert exported["metrics"]["int8"]["n"] == 4
     reader = EdgePlateReader(models / "plate_reader_int8.tflite")
-    assert reader.input_width == 96
+    assert reader.wide.input_width == 96
     np.testing.assert_allclose(reader.probabilities(np.full((30, 120, 3), 200, np.uint8)).sum(1), 1.0, atol=0.05)
 
 

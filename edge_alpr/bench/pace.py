@@ -222,22 +222,29 @@ def score(replay: Replay, truth: VideoTruth) -> tuple[EventMatch, tuple[float, .
     return match, tuple(latencies)
 
 
-def run_pace(cfg: AppConfig, video: Path, truth: VideoTruth, device: Device | None) -> PaceRun:
-    """One replay of ``video``: at ``device``'s pace, or unpaced (every frame) when None."""
+def pace_models(cfg: AppConfig, detector, reader, device: Device, charges: Charges) -> dict[str, float]:
+    """Charge every TFLite model of the detector and the reader at ``device``'s time per inference
+    (the reader runs one model per crop shape, its ``recognizers``); returns ms per inference."""
     from edge_alpr.bench.macs import count_macs  # imported here: python -m edge_alpr.bench.macs runs it as __main__
 
-    detector, reader = build_detector(cfg), build_reader(cfg)
-    charges = Charges()
     inference_ms: dict[str, float] = {}
-    if device is not None:
-        for name, stage, threads in (("detector", detector, cfg.detector.num_threads),
-                                     ("reader", reader, cfg.reader.num_threads)):
-            model = getattr(stage, "model", None)
+    for name, stage, threads in (("detector", detector, cfg.detector.num_threads),
+                                 ("reader", reader, cfg.reader.num_threads)):
+        for holder in getattr(stage, "recognizers", (stage,)):
+            model = getattr(holder, "model", None)
             if model is None:
                 raise InputError(f"bench pace: the {name} has no TFLite model to pace (reader.backend must be 'edge')")
             seconds = inference_seconds(count_macs(model.path).total, device, threads)
-            stage.model = PacedModel(model, name, seconds, charges)
-            inference_ms[name] = seconds * 1000
+            holder.model = PacedModel(model, name, seconds, charges)
+            inference_ms[name] = max(inference_ms.get(name, 0.0), seconds * 1000)
+    return inference_ms
+
+
+def run_pace(cfg: AppConfig, video: Path, truth: VideoTruth, device: Device | None) -> PaceRun:
+    """One replay of ``video``: at ``device``'s pace, or unpaced (every frame) when None."""
+    detector, reader = build_detector(cfg), build_reader(cfg)
+    charges = Charges()
+    inference_ms = pace_models(cfg, detector, reader, device, charges) if device is not None else {}
     pipeline = Pipeline(cfg, detector, reader)
     frames, fps = video_frames(video)
     replay = live_replay(frames, fps, pipeline.process, pipeline.flush, charges if device is not None else None)

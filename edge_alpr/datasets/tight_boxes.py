@@ -23,7 +23,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_alpr.ctc import decode_ctc
 from edge_alpr.datasets import DEFAULT_DATASETS
 from edge_alpr.datasets.kept import kept_labels_path
 from edge_alpr.ocr import TWO_LINE_MAX_ASPECT, EdgePlateReader, crop_rect, default_reader_path, split_two_lines
@@ -55,10 +54,9 @@ def fit(reader: EdgePlateReader, crop: np.ndarray, text: str) -> tuple[tuple[int
         view = crop[y1:y2, x1:x2]
         looks = [view, split_two_lines(view)] if (x2 - x1) < TWO_LINE_MAX_ASPECT * (y2 - y1) else [view]
         for look in looks:
-            decoded = decode_ctc(reader.probabilities(look), reader.grammar)
+            decoded, confidence = reader.decode(look)
             if decoded.text != text:
                 continue
-            confidence = reader.calibration(decoded)
             if best is None or confidence > best[1]:
                 best = ((x1, y1, x2, y2), confidence)
     return best
