@@ -315,7 +315,7 @@ run_arm() {
         fail "the commands failed on arm64 under QEMU_CPU=$cpu (logs above)"
     fi
     sed 's/^/    [arm64 '"$cpu"'] /' "$ROOT$out/version.txt"
-    head -3 "$ROOT$out/check-config.txt" | sed 's/^/    [arm64 '"$cpu"'] /'
+    head -4 "$ROOT$out/check-config.txt" | sed 's/^/    [arm64 '"$cpu"'] /'
     "$HOST_VENV/bin/python" "$REPO/scripts/pi_compare.py" compare "$WORK/out-x86" "$ROOT$out" --label "$cpu, $name" \
         || fail "arm64 under QEMU_CPU=$cpu ($name) does not match x86 (differences above)"
 }

@@ -174,6 +174,7 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
                                      "--run-dir", str(tmp_path / "square")]) == 0
     square = json.loads((models / "plate_reader_square.json").read_text())
     assert square["name"] == "plate_reader_square" and square["training"]["fine_tuned"]
+    assert square["training"]["base"]["command"] == tuned["training"]["command"]  # the card beside --init
     assert square["files"] == {"int8": "plate_reader_square_int8.tflite", "float16": "plate_reader_square_float16.tflite",
                                "float_weights": "plate_reader_square_fp16.pt"}
     assert all((models / name).is_file() for name in square["files"].values())
