@@ -190,8 +190,8 @@ def _to_read(decoded: Decoded, confidence: float, min_confidence: float) -> Plat
 
 
 class Recognizer:
-    """One int8 CTC recognizer file and its card's calibration: a crop in, its reading and the
-    calibrated chance that the reading is right out."""
+    """One int8 CTC recognizer file and its card's calibration: a crop in, its CTC probabilities
+    out; the calibration maps a decoded reading to the chance that it is right."""
 
     def __init__(self, model_path: str | Path, num_threads: int = 1):
         self.model = TFLiteModel(model_path, num_threads=num_threads)

@@ -25,7 +25,7 @@ import numpy as np
 
 from edge_alpr.datasets import DEFAULT_DATASETS
 from edge_alpr.datasets.kept import kept_labels_path
-from edge_alpr.ocr import TWO_LINE_MAX_ASPECT, EdgePlateReader, crop_rect, default_reader_path, split_two_lines
+from edge_alpr.ocr import EdgePlateReader, crop_rect, default_reader_path, is_squarish, split_two_lines
 from edge_alpr.training.reader_data import LOOSE_MARGIN
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def fit(reader: EdgePlateReader, crop: np.ndarray, text: str) -> tuple[tuple[int
     h, w = crop.shape[:2]
     for x1, y1, x2, y2 in windows(w, h):
         view = crop[y1:y2, x1:x2]
-        looks = [view, split_two_lines(view)] if (x2 - x1) < TWO_LINE_MAX_ASPECT * (y2 - y1) else [view]
+        looks = [view, split_two_lines(view)] if is_squarish(view) else [view]
         for look in looks:
             decoded, confidence = reader.decode(look)
             if decoded.text != text:
