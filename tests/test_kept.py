@@ -49,6 +49,8 @@ def test_only_ok_texts_become_plate_texts_but_every_label_gives_layout_colour_an
     ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "tight_box": [10, 10, 50]}, "tight_box"),
     ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "tight_box": [30, 10, 20, 30]}, "empty"),
     ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "tight_box": [60, 10, 90, 30]}, "outside its box"),
+    ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "plate_box": [0, 0, 9, 9]}, "plate_box .* outside its box"),
+    ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "plate_box": "tight"}, "plate_box must be"),
 ])
 def test_a_bad_label_line_names_the_file_line_and_what_was_expected(tmp_path, line, expected):
     good = {"image": "images/x.jpg", "box": [1, 2, 3, 4], "text": "KA01AB1234"}
@@ -67,6 +69,20 @@ def test_a_tight_box_reaches_the_plate_only_with_an_ok_text(tmp_path, manifest):
     assert [p.tight_box for p in a.plates] == [(20, 22, 50, 33), None]
     assert a.plates[0].box == (10, 20, 60, 35)  # detection keeps the labelled box
     assert a.plates[0].to_json()["tight_box"] == [20, 22, 50, 33]
+
+
+def test_detection_uses_a_plates_checked_outline_whatever_its_status_and_the_reader_keeps_the_box(tmp_path, manifest):
+    labels = _write(tmp_path / "labels.jsonl", [
+        {"image": "images/a.jpg", "box": [10, 20, 60, 35], "text": "", "status": "unreadable", "plate_box": [20, 22, 50, 33]},
+        {"image": "images/a.jpg", "box": [5, 50, 40, 62], "text": "KA01AB1234"},
+    ])
+    a, _ = with_kept(load_manifest(manifest), tmp_path.resolve(), load_kept(labels))
+    assert [p.outline for p in a.plates] == [(20, 22, 50, 33), (5, 50, 40, 62)]
+    assert a.plates[0].box == (10, 20, 60, 35)
+    assert a.plates[0].to_json()["plate_box"] == [20, 22, 50, 33]
+    reloaded = _write(tmp_path / "m2.jsonl", [{"image": "images/a.jpg", "width": 100, "height": 80,
+                                                "plates": [p.to_json() for p in a.plates]}])
+    assert load_manifest(reloaded)[0].plates[0].outline == (20, 22, 50, 33)
 
 
 def test_an_unreadable_plate_may_have_no_text(tmp_path):
@@ -93,3 +109,8 @@ def test_every_shipped_labels_file_loads(path):
     assert all(len(s) == 1 for s in splits.values()), "a source image's boxes must share one split"
     # only training labels are fitted: validation figures stay those of the boxes a detector meets
     assert all(label.split == "train" and label.status == "ok" for label in labels.values() if label.tight_box)
+    # an outline is the plate itself: smaller than the loose box it was found in, never the same box
+    for (_, box), label in labels.items():
+        if label.plate_box:
+            x1, y1, x2, y2 = label.plate_box
+            assert (x2 - x1) * (y2 - y1) < (box[2] - box[0]) * (box[3] - box[1]) * 1.2

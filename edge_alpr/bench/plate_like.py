@@ -35,7 +35,7 @@ def box_rows(args: argparse.Namespace):
         found = detector.detect(image)
         keep = found.scores >= threshold
         boxes, scores = found.boxes[keep], found.scores[keep]
-        gt = np.array([p.box for p in row.plates], dtype=np.float64).reshape(-1, 4)
+        gt = np.array([p.outline for p in row.plates], dtype=np.float64).reshape(-1, 4)
         match = match_boxes(boxes, scores, gt, 0.5)
         truth_of = {int(p): row.plates[int(g)].text for p, g in match.pairs}
         yield {"image": str(row.image), "width": row.width, "plates": len(row.plates), "boxes": len(boxes)}

@@ -126,7 +126,7 @@ def validation_photos(datasets_dir: Path) -> list[Photo]:
             continue
         for row in detector_rows(datasets_dir, name):
             if is_val(row, name, held_out):
-                boxes = np.array([p.box for p in row.plates], np.float32).reshape(-1, 4)
+                boxes = np.array([p.outline for p in row.plates], np.float32).reshape(-1, 4)
                 photos.append(Photo(row.image, boxes))
     return photos
 

@@ -11,7 +11,11 @@ line per plate box::
 A label may also carry ``tight_box``: the plate itself inside a loose ``box`` (the two-wheeler
 sets box the plate holder, mudguard and lamp with it), found by ``python -m
 edge_alpr.datasets.tight_boxes`` where the reader reads the label's text and checked by eye in
-its montage. The reader trains on the tight crop; detection and validation keep ``box``.
+its montage. The reader trains on the tight crop; the reader's validation keeps ``box``.
+
+A label of any status may carry ``plate_box``: the plate's own outline, proposed by ``python -m
+edge_alpr.datasets.plate_boxes`` and accepted by eye. Detection trains and is scored on it
+(``PlateBox.outline``), so a snug detector box on a loosely boxed plate counts as found.
 
 Only ``image``, ``box`` and ``text`` are required (``openlpr.jsonl`` has just those: every
 text in it was checked and is ``ok``). ``status`` is ``ok`` (every character certain),
@@ -49,6 +53,7 @@ class KeptLabel:
     ink: str | None = None
     split: str | None = None
     tight_box: tuple[int, int, int, int] | None = None
+    plate_box: tuple[int, int, int, int] | None = None
 
 
 def box_key(image: str, box) -> BoxKey:
@@ -83,7 +88,8 @@ def load_kept(path: Path, dataset: str | None = None) -> dict[BoxKey, KeptLabel]
         if len(key[1]) != 4:
             raise InputError(f"{where}: box has {len(key[1])} numbers, expected 4")
         label = KeptLabel(text, r.get("status", "ok"), r.get("layout"), r.get("background"), r.get("ink"),
-                          r.get("split"), _tight_box(r.get("tight_box"), key[1], where))
+                          r.get("split"), _inner_box(r.get("tight_box"), key[1], f"{where}: tight_box"),
+                          _inner_box(r.get("plate_box"), key[1], f"{where}: plate_box"))
         _check(label, where)
         if key in labels:
             raise InputError(f"{where}: box {list(key[1])} of {key[0]} is labelled twice")
@@ -91,20 +97,21 @@ def load_kept(path: Path, dataset: str | None = None) -> dict[BoxKey, KeptLabel]
     return labels
 
 
-def _tight_box(value, box: tuple[int, ...], where: str) -> tuple[int, int, int, int] | None:
+def _inner_box(value, box: tuple[int, ...], what: str) -> tuple[int, int, int, int] | None:
+    """A box inside a label's loose ``box``; ``what`` names the file, line and field in errors."""
     if value is None:
         return None
     try:
         x1, y1, x2, y2 = (int(round(float(v))) for v in value)
     except (TypeError, ValueError):
-        raise InputError(f"{where}: tight_box must be [x1, y1, x2, y2], got {value!r}") from None
+        raise InputError(f"{what} must be [x1, y1, x2, y2], got {value!r}") from None
     if not (x1 < x2 and y1 < y2):
-        raise InputError(f"{where}: tight_box {value} is empty (expected x1 < x2 and y1 < y2)")
+        raise InputError(f"{what} {value} is empty (expected x1 < x2 and y1 < y2)")
     if len(box) == 4:
-        # the reader's crop around ``box`` has a margin, so a tight box may reach a little past it
+        # loose boxes are drawn by hand and the reader's crop has a margin: allow a little past it
         mx, my = 0.2 * (box[2] - box[0]), 0.2 * (box[3] - box[1])
         if x1 < box[0] - mx or y1 < box[1] - my or x2 > box[2] + mx or y2 > box[3] + my:
-            raise InputError(f"{where}: tight_box {value} lies outside its box {list(box)}")
+            raise InputError(f"{what} {value} lies outside its box {list(box)}")
     return x1, y1, x2, y2
 
 
@@ -139,7 +146,8 @@ def with_kept(rows: list[ManifestRow], root: Path, labels: dict[BoxKey, KeptLabe
             text = p.text or (label.text if label.status == "ok" else None)
             plates.append(replace(p, text=text, layout=p.layout or label.layout,
                                   background=p.background or label.background,
-                                  tight_box=label.tight_box if label.status == "ok" else None))
+                                  tight_box=label.tight_box if label.status == "ok" else None,
+                                  plate_box=p.plate_box or label.plate_box))
         split = row.split or next((s for s in sorted(splits - {None})), None)
         out.append(replace(row, plates=tuple(plates), split=split))
     return out

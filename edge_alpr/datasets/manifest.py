@@ -46,7 +46,14 @@ class PlateBox:
     text: str | None = None
     layout: str | None = None  # "one" | "two" where known
     background: str | None = None  # the plate's colour ("white", "yellow", ...) where known
-    tight_box: tuple[float, float, float, float] | None = None  # the plate inside a loose box, where known
+    tight_box: tuple[float, float, float, float] | None = None  # where the reader reads the text, where known
+    plate_box: tuple[float, float, float, float] | None = None  # the plate's own outline inside a loose box
+
+    @property
+    def outline(self) -> tuple[float, float, float, float]:
+        """The box detection is trained and scored on: the plate's checked outline where a loose
+        label has one, else the label's box."""
+        return self.plate_box or self.box
 
     def to_json(self) -> dict:
         out: dict = {"box": [round(float(v), 2) for v in self.box], "text": self.text}
@@ -56,6 +63,8 @@ class PlateBox:
             out["background"] = self.background
         if self.tight_box:
             out["tight_box"] = [round(float(v), 2) for v in self.tight_box]
+        if self.plate_box:
+            out["plate_box"] = [round(float(v), 2) for v in self.plate_box]
         return out
 
 
@@ -98,16 +107,23 @@ def _parse_row(obj: object, root: Path, where: str) -> ManifestRow:
             raise InputError(f"{where}: plates[{j}].box must be [x1, y1, x2, y2] numbers") from None
         if len(box) != 4:
             raise InputError(f"{where}: plates[{j}].box must have 4 numbers, got {len(box)}")
-        try:
-            tight = tuple(float(v) for v in p["tight_box"]) if p.get("tight_box") is not None else None
-        except (TypeError, ValueError):
-            raise InputError(f"{where}: plates[{j}].tight_box must be [x1, y1, x2, y2] numbers") from None
-        if tight is not None and len(tight) != 4:
-            raise InputError(f"{where}: plates[{j}].tight_box must have 4 numbers, got {len(tight)}")
-        plates.append(PlateBox(box, p.get("text"), p.get("layout"), p.get("background"), tight))  # type: ignore[arg-type]
+        tight, outline = (_optional_box(p, key, f"{where}: plates[{j}]") for key in ("tight_box", "plate_box"))
+        plates.append(PlateBox(box, p.get("text"), p.get("layout"), p.get("background"), tight, outline))  # type: ignore[arg-type]
     known = {"image", "width", "height", "plates", "split"}
     extra = {k: v for k, v in obj.items() if k not in known}
     return ManifestRow((root / image).resolve(), width, height, tuple(plates), obj.get("split"), extra)
+
+
+def _optional_box(plate: dict, key: str, where: str) -> tuple[float, ...] | None:
+    if plate.get(key) is None:
+        return None
+    try:
+        box = tuple(float(v) for v in plate[key])
+    except (TypeError, ValueError):
+        raise InputError(f"{where}.{key} must be [x1, y1, x2, y2] numbers") from None
+    if len(box) != 4:
+        raise InputError(f"{where}.{key} must have 4 numbers, got {len(box)}")
+    return box
 
 
 def load_manifest(path: str | Path) -> list[ManifestRow]:

@@ -28,7 +28,7 @@ def plate_layout(plate: PlateBox) -> Layout:
     """The manifest's ``layout`` where given, else a guess from the box's aspect ratio."""
     if plate.layout in ("one", "two"):
         return plate.layout  # type: ignore[return-value]
-    x1, y1, x2, y2 = plate.box
+    x1, y1, x2, y2 = plate.outline
     width, height = x2 - x1, y2 - y1
     return "two" if height > 0 and width / height < TWO_LINE_MAX_ASPECT else "one"
 
@@ -43,7 +43,7 @@ def width_bucket(plate_width: float, image_width: float) -> str:
 
 
 def plate_buckets(plate: PlateBox, image_width: float) -> dict[str, str]:
-    x1, y1, x2, y2 = plate.box
+    x1, y1, x2, y2 = plate.outline
     buckets = {
         "height": height_bucket(y2 - y1),
         "layout": plate_layout(plate),

@@ -167,7 +167,7 @@ class StillsEvaluator:
         self._timings.read.append((finished - detected) * 1000)
         self._timings.total.append((finished - started) * 1000)
 
-        gt_boxes = np.array([p.box for p in plates], dtype=np.float64).reshape(-1, 4)
+        gt_boxes = np.array([p.outline for p in plates], dtype=np.float64).reshape(-1, 4)
         match = self._all.add(found.boxes, found.scores, gt_boxes)
         self._not_small.add(found.boxes, found.scores, gt_boxes, small_box_mask(gt_boxes, SMALL_PLATE_PX))
         like = np.array([i for i, read in reads.items() if plate_like(read, self.grammar)], dtype=np.int64)

@@ -79,7 +79,7 @@ def load_split(datasets_dir: Path, extra: list[tuple[Path, float]] = ()) -> tupl
             if image is None:
                 log.warning("%s: unreadable image, skipped", row.image)
                 continue
-            boxes = np.array([p.box for p in row.plates], np.float32).reshape(-1, 4)
+            boxes = np.array([p.outline for p in row.plates], np.float32).reshape(-1, 4)
             scale = MAX_SIDE / max(image.shape[:2])
             if scale < 1:
                 image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
