@@ -26,8 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_alpr.datasets import DEFAULT_DATASETS
 from edge_alpr.config import default_model_dir
+from edge_alpr.datasets import DEFAULT_DATASETS
 from edge_alpr.datasets.kept import kept_labels_path
 from edge_alpr.detector import PlateDetector
 
