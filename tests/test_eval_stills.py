@@ -344,3 +344,30 @@ def test_a_speck_inside_a_loose_label_box_is_not_its_plate():
     report = _loose_box_report((95, 45, 105, 55))  # 100 px² inside a 12,800 px² box
     assert report.text.read == 0
     assert report.text.exact_accuracy == 0.0
+
+
+def _outlined_report(detections):
+    # The label box holds the plate with its holder; the plate's checked outline is the painted part.
+    plate = PlateBox((20, 10, 180, 90), "KA01AB1234", plate_box=(60, 35, 140, 65))
+    image = np.full((100, 200, 3), BACKGROUND, np.uint8)
+    image[35:65, 60:140] = 10
+    evaluator = StillsEvaluator(QueueDetector([detections]), ShadeReader({10: plate.text}), score_threshold=0.5)
+    evaluator.add(image, [plate], "outlined.jpg")
+    return evaluator.report()
+
+
+def test_detection_is_scored_on_the_plates_outline_where_the_label_has_one():
+    snug = _outlined_report([((60, 35, 140, 65), HIGH)])
+    assert snug.detection["all"].recall == 1.0 and snug.detection["all"].precision == 1.0
+    like_the_label = _outlined_report([((20, 10, 180, 90), HIGH)])  # IoU 0.19 with the outline
+    assert like_the_label.detection["all"].recall == 0.0 and like_the_label.detection["all"].false_positives == 1
+
+
+def test_a_read_box_beside_the_outline_still_reads_its_plate_and_an_unread_box_blocks_nothing():
+    # Shifted left off the outline (IoU 0.42 with it) but well inside the label box: found and read.
+    report = _outlined_report([((20, 35, 110, 65), HIGH)])
+    assert report.detection["all"].recall == 0.0
+    assert report.text.read == 1 and report.text.exact == 1
+    # A box under the operating threshold on the outline is never read, so the read box still counts.
+    report = _outlined_report([((60, 35, 140, 65), LOW), ((55, 30, 135, 70), HIGH)])
+    assert report.text.read == 1 and report.text.exact == 1

@@ -22,6 +22,7 @@ from edge_alpr.evaluation.metrics import (
     TextSummary,
     height_bucket,
     latency_summary,
+    match_boxes,
     small_box_mask,
 )
 from edge_alpr.ocr import Grammar, PlateReader, crop_plate, plate_like
@@ -168,12 +169,18 @@ class StillsEvaluator:
         self._timings.total.append((finished - started) * 1000)
 
         gt_boxes = np.array([p.outline for p in plates], dtype=np.float64).reshape(-1, 4)
-        match = self._all.add(found.boxes, found.scores, gt_boxes)
+        self._all.add(found.boxes, found.scores, gt_boxes)
         self._not_small.add(found.boxes, found.scores, gt_boxes, small_box_mask(gt_boxes, SMALL_PLATE_PX))
         like = np.array([i for i, read in reads.items() if plate_like(read, self.grammar)], dtype=np.int64)
         self._plate_like.add(np.asarray(found.boxes).reshape(-1, 4)[like], np.asarray(found.scores)[like], gt_boxes)
-        matched = {int(g): int(p) for p, g in match.pairs}
-        matched.update(inside_matches(found.boxes, found.scores, gt_boxes, matched, set(reads)))
+        # Text is matched on the labelled boxes (as before outlines existed) and on read boxes only:
+        # a plate is read when a box the daemon reads overlaps it or lies inside it.
+        label_boxes = np.array([p.box for p in plates], dtype=np.float64).reshape(-1, 4)
+        read_ids = np.array(sorted(reads), dtype=np.int64)
+        by_iou = match_boxes(np.asarray(found.boxes).reshape(-1, 4)[read_ids], np.asarray(found.scores)[read_ids],
+                             label_boxes)
+        matched = {int(g): int(read_ids[p]) for p, g in by_iou.pairs}
+        matched.update(inside_matches(found.boxes, found.scores, label_boxes, matched, set(reads)))
         for g, plate in enumerate(plates):
             if not plate.text:
                 continue  # a plate without known text counts for detection only
