@@ -158,8 +158,8 @@ def test_markdown_table_pads_every_column_to_its_widest_cell() -> None:
 
 
 def make_run(gating: bool, frames: int, wall_s: float, *, skipped: int = 0, reads: int = 0, tracks: int = 0,
-             peak_is_per_run: bool = True) -> PipelineRun:
-    return PipelineRun(
+             peak_is_per_run: bool = True, mode: str = "") -> PipelineRun:
+    return PipelineRun(mode=mode,
         motion_gating=gating, frames=frames, wall_s=wall_s, video_fps=25.0, detector_runs=frames - skipped,
         skipped_by_motion=skipped, reads=reads, tracks=tracks, events=tracks,
         stages={"detect": Timing(frames - skipped, 30.0, 29.0, 41.0), "decode": Timing(frames, 2.0, 1.9, 3.5)},
@@ -201,6 +201,18 @@ def test_pipeline_table_states_counts_and_samples() -> None:
     assert "170 MB (process)" in text  # the second run's peak could not be reset
     assert "gain of motion gating: 2.50x" in text
     assert "motion gate, ms" not in text  # no run measured that stage
+
+
+def test_a_run_with_another_strategy_mode_gives_the_ratio_against_it() -> None:
+    report = make_pipeline_report(make_run(True, 500, 10.0, mode="auto"), make_run(False, 500, 25.0, mode="auto"),
+                                  make_run(True, 500, 8.0, mode="whole"))
+    assert report.speedup_against == ("whole", pytest.approx(0.8))
+    assert report.gating_speedup == pytest.approx(2.5)  # auto with and without gating, not whole
+    text = format_pipeline(report)
+    assert "| auto, motion gating on | auto, motion gating off | whole, motion gating on |" in text
+    assert "frames/s of mode auto against mode whole (gating on both): 0.80x" in text
+    assert make_pipeline_report(make_run(True, 500, 10.0, mode="auto"),
+                                make_run(False, 500, 25.0, mode="auto")).speedup_against is None
 
 
 # --- the detector figures ---------------------------------------------------------------------

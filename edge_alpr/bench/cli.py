@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import get_args
 
 from edge_alpr.bench.common import (
     Memory,
@@ -42,6 +43,7 @@ from edge_alpr.bench.reader import (
 )
 from edge_alpr.config import AppConfig, load_config
 from edge_alpr.config.pipeline import DETECTOR_MODEL_FILE, READER_MODEL_FILE
+from edge_alpr.config.strategy import StrategyMode
 from edge_alpr.datasets import DEFAULT_DATASETS
 
 DEMO_VIDEO = Path(__file__).resolve().parents[2] / "demo" / "demo.mp4"
@@ -56,8 +58,7 @@ def summary_rows(pipeline: PipelineReport | None, detector: DetectorReport | Non
     rows: list[list[str]] = []
     if pipeline is not None:
         for run in pipeline.runs:
-            gating = "on" if run.motion_gating else "off"
-            rows.append(["pipeline", f"frames/s, motion gating {gating} ({run.frames} frames)",
+            rows.append(["pipeline", f"frames/s, {run.label} ({run.frames} frames)",
                          f"{run.fps:.1f} ({fmt_ratio(run.realtime_factor)} real time)"])
         rows.append(["pipeline", "gain of motion gating (frames/s on / off)", fmt_ratio(pipeline.gating_speedup)])
         peak = max((r.peak_mb for r in pipeline.runs if r.peak_mb is not None), default=None)
@@ -114,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
                          help=f"replay only the first N seconds of video (generated clips: {GENERATED_SECONDS:g} s)")
     pipeline.add_argument("--threads", type=_positive(int), metavar="N",
                           help="detector threads (default: the config's detector.num_threads)")
+    pipeline.add_argument("--against-mode", choices=get_args(StrategyMode), metavar="MODE",
+                          help="one more run, motion gating on, with this detector.strategy.mode (e.g. whole), "
+                          "and the ratio of frames/s")
     for sub in (detector, every):
         sub.add_argument("--images", type=_positive(int), default=100, metavar="N", help="frames to time (default 100)")
     detector.add_argument("--threads", type=_positive(int), nargs="+", default=[1, 2], metavar="N",
@@ -181,7 +185,8 @@ def run_benchmarks(args: argparse.Namespace, cfg: AppConfig, memory_at_start: Me
         show(format_pace(results.pace))
     if chosen in ("pipeline", "all"):
         threads = args.threads if chosen == "pipeline" else None  # `all` keeps the config's
-        results.pipeline = bench_pipeline(cfg, args.video, args.seconds, threads, memory_at_start)
+        results.pipeline = bench_pipeline(cfg, args.video, args.seconds, threads, memory_at_start,
+                                          getattr(args, "against_mode", None))
         show(format_pipeline(results.pipeline))
     if chosen in ("detector", "all"):
         images, source = detector_frames(args.datasets, args.images)
@@ -222,6 +227,7 @@ def results_json(results: Results, warning: str | None) -> dict:
              "inference_ms": r.inference_ms, "inferences": r.inferences} for r in results.pace.runs]}
     if results.pipeline is not None:
         out["pipeline"] = {**asdict(results.pipeline), "gating_speedup": results.pipeline.gating_speedup,
+                           "speedup_against": results.pipeline.speedup_against,
                            "runs": [_run_json(r) for r in results.pipeline.runs]}
     if results.detector is not None:
         threads = sorted({r.threads for r in results.detector.rows})

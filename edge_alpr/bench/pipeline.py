@@ -1,12 +1,14 @@
 """``edge-alpr bench pipeline``: a video through the daemon's own ``Pipeline``, with motion gating
-on and then off, so what gating gains is measured rather than estimated. The generated roadside
+on and then off, so what gating gains is measured rather than estimated; with ``--against-mode``
+a third run, gating on, with another ``detector.strategy.mode`` (e.g. ``whole``, the default
+before ``auto``), for the ratio of the two in the same process. The generated roadside
 clip it replays by default lives here too; the detector benchmark falls back on its frames."""
 from __future__ import annotations
 
 import math
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge_alpr.bench.common import (
@@ -70,6 +72,11 @@ class PipelineRun:
     rss_end_mb: float | None
     peak_mb: float | None
     peak_is_per_run: bool  # False when the kernel would not reset the peak: it is the process's
+    mode: str = ""  # detector.strategy.mode of the run
+
+    @property
+    def label(self) -> str:
+        return f"{self.mode + ', ' if self.mode else ''}motion gating {'on' if self.motion_gating else 'off'}"
 
     @property
     def fps(self) -> float:
@@ -107,6 +114,13 @@ class PipelineReport:
         on = next((r for r in self.runs if r.motion_gating), None)
         off = next((r for r in self.runs if not r.motion_gating), None)
         return ratio(on.fps, off.fps) if on and off else None
+
+    @property
+    def speedup_against(self) -> tuple[str, float | None] | None:
+        """(other mode, frames/s of the configured mode over the other's), both with gating on."""
+        first = self.runs[0] if self.runs else None
+        other = next((r for r in self.runs[1:] if r.mode != first.mode), None) if first else None
+        return (other.mode, ratio(first.fps, other.fps)) if other else None
 
 
 def generate_clip(out_dir: Path, seconds: float) -> Path:
@@ -180,7 +194,7 @@ def _model_name(info: dict, path: Path | None) -> str:
 
 
 def bench_pipeline(cfg: AppConfig, video: Path | None, seconds: float | None, threads: int | None,
-                   memory_at_start: Memory | None) -> PipelineReport:
+                   memory_at_start: Memory | None, against_mode: str | None = None) -> PipelineReport:
     if threads is not None:
         cfg.detector.num_threads = threads
     detector, reader = build_detector(cfg), build_reader(cfg)  # a missing model stops us before the clip is made
@@ -193,11 +207,15 @@ def bench_pipeline(cfg: AppConfig, video: Path | None, seconds: float | None, th
         size, fps = video_properties(video)
         _warm_up(video, detector, reader)
         runs = []
-        for gating in (True, False):
+        plans = [(cfg.detector.strategy.mode, True), (cfg.detector.strategy.mode, False)]
+        if against_mode is not None and against_mode != cfg.detector.strategy.mode:
+            plans.append((against_mode, True))
+        for mode, gating in plans:
             run_cfg = cfg.model_copy(deep=True)
             run_cfg.detector.motion_gating = gating
-            log.info("replaying %s with motion gating %s", video, "on" if gating else "off")
-            runs.append(replay(video, seconds, run_cfg, detector, reader))
+            run_cfg.detector.strategy.mode = mode
+            log.info("replaying %s, mode %s, motion gating %s", video, mode, "on" if gating else "off")
+            runs.append(replace(replay(video, seconds, run_cfg, detector, reader), mode=mode))
     reader_path = cfg.reader.resolved_model_path() if cfg.reader.backend == "edge" else None
     return PipelineReport(
         video="generated" if generated else str(video), generated=generated, size=size, video_fps=fps,
@@ -235,7 +253,7 @@ def format_pipeline(report: PipelineReport) -> str:
          f"reader: {report.reader_model}, {report.reader_threads} thread(s)"),
         "",
     ]
-    headers = ["figure", *(f"motion gating {'on' if r.motion_gating else 'off'}" for r in runs)]
+    headers = ["figure", *(r.label for r in runs)]
     rows = [
         ["frames processed", *(str(r.frames) for r in runs)],
         ["wall time (decoding included)", *(f"{r.wall_s:.1f} s" for r in runs)],
@@ -262,6 +280,10 @@ def format_pipeline(report: PipelineReport) -> str:
         (f"gain of motion gating: {fmt_ratio(report.gating_speedup)} frames/s "
          f"(same {runs[0].frames if runs else 0} frames, same process)"),
     ]
+    against = report.speedup_against
+    if against is not None:
+        lines.append(f"frames/s of mode {runs[0].mode} against mode {against[0]} (gating on both): "
+                     f"{fmt_ratio(against[1])}")
     return "\n".join(lines)
 
 
