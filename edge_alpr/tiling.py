@@ -25,6 +25,7 @@ from edge_alpr.view_merge import (  # noqa: F401  (re-exported: the views' boxes
     cut_sides,
     drop_big_tile_boxes,
     merge_views,
+    sharpen_coarse_boxes,
 )
 
 ViewKind = Literal["whole", "roi", "tile", "region"]
@@ -205,7 +206,8 @@ class MultiViewDetector:
 
     def still_auto(self, frame_w: int, frame_h: int) -> bool:
         """True when ``auto`` looks at a big frame without regions (a still image): the whole frame
-        (or roi) and tiles, tile boxes kept only where the whole view is blind (``drop_big_tile_boxes``)."""
+        (or roi) and tiles, tile boxes kept only where the whole view is blind (``drop_big_tile_boxes``),
+        and the whole view's boxes of small plates placed where a tile saw them (``sharpen_coarse_boxes``)."""
         return self.config.mode == "auto" and self.uses_regions(frame_w, frame_h)
 
     def views(self, frame_w: int, frame_h: int) -> list[View]:
@@ -248,8 +250,9 @@ class MultiViewDetector:
         found = ViewBoxes.concat(parts)
         if regions is None and self.still_auto(frame_w, frame_h):
             coarse = views[0]
-            found = drop_big_tile_boxes(found, 0, max(coarse.width, coarse.height), self.input_size,
-                                        cfg.auto_min_model_px)
+            side = max(coarse.width, coarse.height)
+            kept = drop_big_tile_boxes(found, 0, side, self.input_size, cfg.auto_min_model_px)
+            found = sharpen_coarse_boxes(kept, found, 0, side, self.input_size, cfg.auto_min_model_px)
         merged = merge_views(found, cfg.merge, cfg.merge_iou, cfg.merge_containment)
         if self.config.roi is not None and len(merged):
             merged = merged[centres_inside(merged.boxes, self.config.roi)]

@@ -7,7 +7,7 @@ import pytest
 from test_tiling import PLATE_BGR, PaintedPlateDetector, iou, painted_frame
 
 from edge_alpr.config.strategy import StrategyConfig
-from edge_alpr.tiling import MultiViewDetector, ViewBoxes, drop_big_tile_boxes, merge_views
+from edge_alpr.tiling import MultiViewDetector, ViewBoxes, drop_big_tile_boxes, merge_views, sharpen_coarse_boxes
 from edge_alpr.types import Detections
 
 TEXTURE_BGR = (255, 0, 0)  # pure blue: a texture that looks like a plate to a tile only
@@ -81,6 +81,20 @@ def test_a_big_plate_the_whole_view_missed_is_not_taken_from_a_tile():
     found = view_boxes([(BIG, 0.9, 1, False), (SMALL, 0.5, 0, False)], [1280, 640])
     kept = drop_big_tile_boxes(found, 0, 1280, 320, min_seen_px=12)
     assert kept.boxes.tolist() == [list(SMALL)]
+
+
+def test_a_small_plate_the_whole_view_found_takes_the_place_a_tile_saw_it_at():
+    # 80 px wide in a 1280 px whole view: 20 input px, under 2 x 12; the shrunk frame's box is off.
+    coarse_box, tile_box = (600.0, 300.0, 684.0, 330.0), (604.0, 304.0, 680.0, 326.0)
+    found = view_boxes([(coarse_box, 0.6, 0, False), (tile_box, 0.9, 1, False), ((604, 304, 640, 326), 0.95, 2, True),
+                        (BIG, 0.9, 0, False), ((420, 400, 560, 480), 0.95, 1, False)], [1280, 640, 640])
+    kept = drop_big_tile_boxes(found, 0, 1280, 320, min_seen_px=12)
+    sharp = sharpen_coarse_boxes(kept, found, 0, 1280, 320, min_seen_px=12)
+    assert sharp.boxes[0].tolist() == list(tile_box)  # the uncut tile box, not the cut one
+    assert sharp.scores[0] == pytest.approx(0.6)  # the whole view found it: its score stands
+    whole = sharp.boxes[sharp.view == 0].tolist()
+    assert whole == [list(tile_box), list(BIG)]  # big plates keep the whole view's box (the tile saw a part)
+    assert len(sharp.boxes) == len(kept.boxes)
 
 
 # --------------------------------------------------------------------------- when auto does this

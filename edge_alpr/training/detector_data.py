@@ -329,6 +329,9 @@ def val_input(sample: Sample, size: int) -> tuple[np.ndarray, object]:
 
 
 def data_version(train: list[Sample], val: list[Sample], counts: dict) -> str:
-    """A short hash of what the model saw, for the model card."""
-    blob = json.dumps(counts, sort_keys=True).encode()
-    return hashlib.sha1(blob).hexdigest()[:12]
+    """A short hash of what the model saw, for the model card: the photo counts and every box (a
+    relabelled box is new data even where the photos are the same)."""
+    digest = hashlib.sha1(json.dumps(counts, sort_keys=True).encode())
+    for sample in [*train, *val]:
+        digest.update(np.round(sample.boxes).astype(np.int32).tobytes())
+    return digest.hexdigest()[:12]
