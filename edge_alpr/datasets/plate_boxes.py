@@ -29,6 +29,7 @@ import numpy as np
 from edge_alpr.config import default_model_dir
 from edge_alpr.datasets import DEFAULT_DATASETS
 from edge_alpr.datasets.kept import kept_labels_path
+from edge_alpr.datasets.tight_boxes import montage
 from edge_alpr.detector import PlateDetector
 
 log = logging.getLogger(__name__)
@@ -108,11 +109,8 @@ def write_pages(proposals: list[dict], dataset: str, datasets_dir: Path, out: Pa
     paths = []
     for start in range(0, len(proposals), PAGE):
         tiles = [_tile(cv2.imread(str(datasets_dir / dataset / p["image"])), p) for p in proposals[start:start + PAGE]]
-        blank = np.full_like(tiles[0], 255)
-        rows = [np.hstack(tiles[i:i + columns] + [blank] * (columns - len(tiles[i:i + columns])))
-                for i in range(0, len(tiles), columns)]
         path = out / f"{dataset}_page{start // PAGE + 1:02d}.png"
-        cv2.imwrite(str(path), np.vstack(rows))
+        cv2.imwrite(str(path), montage(tiles, columns))
         paths.append(path)
     return paths
 
