@@ -6,9 +6,10 @@
 Each side's folder holds what ``scripts/pi-check.sh`` saved from the same commands:
 ``version.txt`` (edge-alpr version), ``detect.jsonl`` (detect --json), ``read.jsonl``
 (read --json) and ``events.jsonl`` (run --events-jsonl). The two sides must agree on every
-plate text, plate format and event; boxes may differ by up to ``BOX_TOLERANCE_PX``, since int8
-kernels round differently on each CPU. Confidences are shown, never compared: they move by a
-few thousandths with the same rounding.
+plate text, plate format and event; a box edge may move by ``BOX_TOLERANCE_PX`` or
+``BOX_TOLERANCE_FRACTION`` of the box's side, whichever is more, since int8 kernels round
+differently on each CPU. Confidences are shown, never compared: they move by a few thousandths
+with the same rounding.
 """
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BOX_TOLERANCE_PX = 2.0
+# The detector's size outputs are sigmoids in uint8 steps of 1/256, and a side is (2 s)^2 x anchor:
+# one step near s = 0.5 changes a side by 1.6 %, so each edge moves 0.8 % of it. A 210 px plate
+# in a 2x-shrunk tile came 2.7 px wider on arm64 (2026-12-05, about 1.6 steps); 2 % of the side
+# allows that rounding and still fails on a box that is really elsewhere.
+BOX_TOLERANCE_FRACTION = 0.02
 CLIP_NAME = "clip.mp4"
 CLIP_SIZE = (1280, 720)
 CLIP_FPS = 8.0
@@ -89,8 +95,11 @@ class Comparison:
     def box(self, where: str, a: list[float], b: list[float]) -> None:
         delta = max(abs(x - y) for x, y in zip(a, b))
         self.max_box_px = max(self.max_box_px, delta)
-        if delta > BOX_TOLERANCE_PX:
-            self.diffs.append(f"{where}: box x86 {a} vs arm64 {b} ({delta:.1f} px apart, at most {BOX_TOLERANCE_PX:g})")
+        sides = (a[2] - a[0], a[3] - a[1]) * 2  # x1, y1, x2, y2 against width, height, width, height
+        allowed = [max(BOX_TOLERANCE_PX, BOX_TOLERANCE_FRACTION * side) for side in sides]
+        if any(abs(x - y) > limit for x, y, limit in zip(a, b, allowed)):
+            self.diffs.append(f"{where}: box x86 {a} vs arm64 {b} ({delta:.1f} px apart, at most "
+                              f"{BOX_TOLERANCE_PX:g} px or {BOX_TOLERANCE_FRACTION:.0%} of the side)")
 
     def same(self, where: str, what: str, a: object, b: object) -> bool:
         if a != b:
@@ -184,7 +193,8 @@ def compare_dirs(x86: Path, arm: Path, label: str) -> Comparison:
 def report(c: Comparison) -> str:
     lines = [f"x86 vs arm64 ({c.label}):"]
     lines += [f"  {line}" for line in c.checked]
-    lines.append(f"  largest box difference {c.max_box_px:.1f} px (allowed {BOX_TOLERANCE_PX:g}); "
+    lines.append(f"  largest box difference {c.max_box_px:.1f} px (allowed {BOX_TOLERANCE_PX:g} px or "
+                 f"{BOX_TOLERANCE_FRACTION:.0%} of the side); "
                  f"largest confidence difference {c.max_confidence_delta:.4f}")
     lines += [f"  allowed: {line}" for line in c.notes]
     if c.diffs:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from edge_alpr.detector import box_iou, decode_head, letterbox, nms
+from edge_alpr.detector import box_iou, decode_head, fuse_clusters, letterbox, nms
 
 
 def test_decode_head_places_a_known_box():
@@ -45,6 +45,32 @@ def test_nms_iou_threshold_is_respected():
     scores = np.array([0.9, 0.8], np.float32)
     assert nms(boxes, scores, 0.5).tolist() == [0, 1]
     assert nms(boxes, scores, 0.3).tolist() == [0]
+
+
+def test_fused_box_is_the_score_weighted_mean_of_its_cluster_only():
+    boxes = np.array([[0, 0, 100, 30], [4, 0, 104, 30], [50, 0, 150, 30], [300, 0, 400, 30]], np.float32)
+    scores = np.array([0.9, 0.6, 0.8, 0.7], np.float32)
+    keep = nms(boxes, scores, 0.45)
+    fused = fuse_clusters(boxes, scores, keep)
+    # Box 1 overlaps box 0 (IoU 0.92) and joins its mean; box 2 (IoU 0.33) and box 3 do not.
+    assert keep.tolist() == [0, 2, 3]
+    np.testing.assert_allclose(fused[0], [0.6 * 4 / 1.5, 0, 100 + 0.6 * 4 / 1.5, 30], atol=1e-4)
+    np.testing.assert_allclose(fused[1:], boxes[[2, 3]])
+    assert fuse_clusters(boxes, scores, keep[:0]).shape == (0, 4)
+
+
+def test_fused_box_moves_smoothly_when_near_tied_scores_swap():
+    # Two cells predict one plate 8 px apart with scores one int8 step (1/256) apart: a rounding
+    # difference between CPUs swaps them. NMS jumps the whole 8 px; the fused box moves by a
+    # fraction of a pixel.
+    boxes = np.array([[100, 50, 300, 100], [108, 54, 308, 104]], np.float32)
+    step = 1 / 256
+    before = np.array([0.90, 0.90 - step], np.float32)
+    after = np.array([0.90 - step, 0.90], np.float32)
+    plain = [boxes[nms(boxes, s, 0.45)][0] for s in (before, after)]
+    fused = [fuse_clusters(boxes, s, nms(boxes, s, 0.45))[0] for s in (before, after)]
+    assert np.abs(plain[0] - plain[1]).max() == pytest.approx(8.0)
+    assert np.abs(fused[0] - fused[1]).max() < 0.1
 
 
 def test_box_iou_values():

@@ -60,6 +60,19 @@ def test_a_box_further_apart_fails_naming_image_and_distance(tmp_path):
     assert "still_0.png" in result.diffs[0] and "2.5 px apart" in result.diffs[0]
 
 
+def test_a_big_box_may_move_two_percent_of_its_side_per_edge(tmp_path):
+    # 2 % of a 250 px wide, 60 px high plate: 5 px along x, but still 2 px along y.
+    x86 = copy.deepcopy(DETECT)
+    x86[0]["plates"][0]["box"] = [100.0, 50.0, 350.0, 110.0]
+    wider, lower = copy.deepcopy(x86), copy.deepcopy(x86)
+    wider[0]["plates"][0]["box"] = [96.0, 50.0, 354.5, 110.0]
+    lower[0]["plates"][0]["box"] = [100.0, 52.5, 350.0, 112.5]
+    a = write_side(tmp_path / "x86", detect=x86)
+    assert pi_compare.compare_dirs(a, write_side(tmp_path / "wider", detect=wider), "a72").diffs == []
+    result = pi_compare.compare_dirs(a, write_side(tmp_path / "lower", detect=lower), "a72")
+    assert len(result.diffs) == 1 and "2.5 px apart" in result.diffs[0]
+
+
 def test_an_event_from_another_best_frame_is_shown_but_same_plates_pass(tmp_path):
     events = copy.deepcopy(EVENTS)
     events[1]["box"][0] += 150

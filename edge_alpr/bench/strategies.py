@@ -9,7 +9,11 @@ Runs every strategy on the same frames in one go:
 * large frames, 1920x1080 and 1150x1750 portrait, made from them: a validation photo scaled so
   its widest plate is 1-6 % of the frame width (``--plate-width``), pasted so that plate lies in
   a fixed road region (the frame's roi), over a blurred, enlarged copy of another validation
-  photo whose plates were painted out first. Plates centred outside the roi count for nothing.
+  photo whose plates were painted out first. Plates centred outside the roi count for nothing;
+* generated roadside clips (``strategies_video``), 1080p and 4K, with traffic and with an empty
+  road, every frame through the daemon's pipeline (motion gate, motion regions, tracker), so
+  ``motion`` and ``auto`` run as in the daemon; for each clip a line sets auto against the
+  tiles (recall, detector time) and the whole frame (detector time).
 
 For each frame size and strategy it prints the ms per frame, the detector runs per frame, the
 mean IoU of the plates found (how tight the boxes are), and recall/precision at IoU 0.5 by
@@ -25,6 +29,7 @@ import itertools
 import math
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -237,18 +242,23 @@ class Tally:
     ious: list[float] = field(default_factory=list)  # of every hit: how tight the boxes are
 
     def add(self, frame: BenchFrame, boxes: np.ndarray, scores: np.ndarray, ms: float, runs: int) -> None:
+        self.add_frame(frame.image.shape[1], frame.boxes, frame.ignore, boxes, scores, ms, runs)
+
+    def add_frame(self, width: int, truth: np.ndarray, ignore: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
+                  ms: float, runs: int) -> None:
+        """One frame of ``width`` px: its ``truth`` boxes (``ignore``: count for nothing) and what
+        the strategy found there in ``ms`` with ``runs`` detector runs."""
         self.ms.append(ms)
         self.runs.append(runs)
-        width = frame.image.shape[1]
-        match = match_boxes(boxes, scores, frame.boxes, IOU_THRESHOLD, frame.ignore)
+        match = match_boxes(boxes, scores, truth, IOU_THRESHOLD, ignore)
         for (_, g), iou in zip(match.pairs, match.ious):
-            if not frame.ignore[g]:
+            if not ignore[g]:
                 self.ious.append(float(iou))
-                for bucket in ("all", *plate_buckets(frame.boxes[g], width)):
+                for bucket in ("all", *plate_buckets(truth[g], width)):
                     self.tp[bucket] += 1
         for g in match.unmatched_gts:
-            if not frame.ignore[g]:
-                for bucket in ("all", *plate_buckets(frame.boxes[g], width)):
+            if not ignore[g]:
+                for bucket in ("all", *plate_buckets(truth[g], width)):
                     self.fn[bucket] += 1
         for p in match.unmatched_preds:
             for bucket in ("all", *plate_buckets(boxes[p], width)):
@@ -359,38 +369,58 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--min-precision", type=float, default=0.5,
                         help="a default must keep at least this precision (default 0.5: at most one false box "
                         "per plate found; the tracker and the reader's grammar filter most of them)")
+    parser.add_argument("--clips", choices=("all", "1080p", "none"), default="all",
+                        help="generated clips run through the daemon's pipeline (motion regions): all (1080p and "
+                        "4K, traffic and an empty road; ~15 min here), 1080p only, or none")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
 
+def run_video(detector: ViewDetector, which: str) -> dict[str, dict[str, Tally]]:
+    """The generated clips ``which`` asks for, through the daemon's pipeline per strategy."""
+    from edge_alpr.bench.strategies_video import CLIPS, run_clips
+
+    clips = [c for c in CLIPS if which == "all" or (which == "1080p" and c.size[1] == 1080)]
+    if not clips:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="edge-alpr-strategies-") as tmp:
+        return run_clips(detector, clips, Path(tmp))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not any((args.datasets / name / "manifest.jsonl").is_file() for name in DETECTOR_SETS):
-        print(f"skipped: no detector datasets under {args.datasets} (expected {', '.join(DETECTOR_SETS)})")
-        return 0
+    from edge_alpr.bench.strategies_video import auto_against_the_rest
     from edge_alpr.detector import PlateDetector
 
+    has_photos = any((args.datasets / name / "manifest.jsonl").is_file() for name in DETECTOR_SETS)
+    if not has_photos:
+        print(f"no detector datasets under {args.datasets} (expected {', '.join(DETECTOR_SETS)}): clips only")
     try:
         detector = PlateDetector(args.model, num_threads=args.threads)
-        photos = validation_photos(args.datasets)[: args.limit]
-        if not photos:
-            print(f"skipped: no validation photos found under {args.datasets}")
-            return 0
         load = os.getloadavg()[0]
         print(f"model {args.model} ({detector.model_info['version']}, input {detector.input_size} px), "
               f"{args.threads} threads, load average {load:.1f} on {os.cpu_count()} CPUs"
               + (" (busy machine: timings are inflated)" if load > 0.5 * (os.cpu_count() or 1) else ""))
-        large = (large_frames(photos, layout, args.synthetic, args.seed, tuple(args.plate_width)) for layout in LAYOUTS)
-        frames = itertools.chain(photo_frames(photos), *large)
-        results = run_strategies(detector, frames)
+        photos = validation_photos(args.datasets)[: args.limit] if has_photos else []
+        large = (large_frames(photos, layout, args.synthetic, args.seed, tuple(args.plate_width))
+                 for layout in (LAYOUTS if photos else ()))
+        results = run_strategies(detector, itertools.chain(photo_frames(photos), *large))
+        clip_results = run_video(detector, args.clips)
     except EdgeAlprError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    if not results and not clip_results:
+        print("nothing to run: no validation photos and --clips none")
+        return 0
     for group, tallies in results.items():
         print_group(group, tallies)
+    for group, tallies in clip_results.items():
+        print_group(group, tallies)
+        print(f"  {auto_against_the_rest(tallies)}")
     budget_ms = 1000.0 / args.detect_fps
-    print(f"\nRecommended default per frame size (budget {budget_ms:.0f} ms per detected frame at {args.detect_fps:g} "
-          f"detections/s, target = this machine x {args.device_slowdown:g}):")
+    if results:
+        print(f"\nRecommended default per frame size (budget {budget_ms:.0f} ms per detected frame at "
+              f"{args.detect_fps:g} detections/s, target = this machine x {args.device_slowdown:g}):")
     for group, tallies in results.items():
         name, reason = choose_default(tallies, budget_ms, args.device_slowdown, args.min_precision)
         print(f"  {group}: {name} - {reason}")

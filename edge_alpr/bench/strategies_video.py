@@ -7,7 +7,9 @@ Every strategy sees the same frames with the default motion gating, as the daemo
 the gate skips costs nothing and finds nothing. Recall and precision are per frame at IoU 0.5
 against the clip's truth; plates narrower than ``detector.min_plate_width_px`` (or lower than
 ``min_plate_height_px``) are ignored, since the pipeline drops such boxes before the tracker.
-The reader is left out (a null reader): these figures are the detector's.
+The reader is left out (a null reader): these figures are the detector's. Time is the
+detector's (all views and the merge) summed over the clip and divided by its frames, skipped
+frames included: what a strategy costs on that road.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_alpr.bench.strategies import Tally
 from edge_alpr.config import AppConfig
 from edge_alpr.config.strategy import StrategyConfig
 from edge_alpr.pipeline import Pipeline
@@ -38,6 +41,15 @@ class Clip:
     seconds: float  # at least this long
     seed: int
 
+
+#: The strategies compared on clips: those a camera can run without a site's roi.
+VIDEO_STRATEGIES: dict[str, StrategyConfig] = {
+    "whole": StrategyConfig(mode="whole"),
+    "tiles640": StrategyConfig(mode="tiles", tile_size=640, tile_overlap=0.25),
+    "two_scale640": StrategyConfig(mode="two_scale", far="tiles", tile_size=640, tile_overlap=0.25, merge="wbf"),
+    "motion": StrategyConfig(mode="motion"),
+    "auto": StrategyConfig(mode="auto"),
+}
 
 CLIPS = (
     Clip("1920x1080 clip, traffic", (1920, 1080), 8, 0.0, 21),
@@ -122,3 +134,37 @@ def too_small(boxes: np.ndarray, cfg: AppConfig) -> np.ndarray:
     """Plates the pipeline would drop as too small to read: not counted as found or missed."""
     return ((boxes[:, 2] - boxes[:, 0]) < cfg.detector.min_plate_width_px) | (
         (boxes[:, 3] - boxes[:, 1]) < cfg.detector.min_plate_height_px)
+
+
+def run_clips(detector: ViewDetector, clips: Sequence[Clip], out_dir: Path,
+              cfg: AppConfig | None = None) -> dict[str, dict[str, Tally]]:
+    """Every strategy of ``VIDEO_STRATEGIES`` on every clip (written to ``out_dir``):
+    ``{clip name: {strategy: Tally}}``, one tally entry per frame of the clip."""
+    cfg = cfg or AppConfig()
+    nothing, no_scores = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+    results: dict[str, dict[str, Tally]] = {}
+    for clip in clips:
+        video, truth = make_clip(clip, out_dir)
+        tallies = results.setdefault(clip.name, {})
+        for name, strategy in VIDEO_STRATEGIES.items():
+            found = run_clip(detector, strategy, video, cfg)
+            tally = tallies.setdefault(name, Tally())
+            for index, boxes in enumerate(truth):
+                seen = found.get(index)  # None: the motion gate skipped the frame
+                tally.add_frame(clip.size[0], boxes, too_small(boxes, cfg),
+                                nothing if seen is None else seen.boxes, no_scores if seen is None else seen.scores,
+                                0.0 if seen is None else seen.ms, 0 if seen is None else seen.runs)
+    return results
+
+
+def auto_against_the_rest(tallies: dict[str, Tally]) -> str:
+    """The issue #17 aims on one clip as a line: auto's recall against the tiles', and its
+    detector time as a fraction of the tiles' and of the whole frame's."""
+    auto, tiles, whole = tallies["auto"], tallies["tiles640"], tallies["whole"]
+    parts = []
+    if auto.recall() is not None and tiles.recall() is not None:
+        parts.append(f"recall {auto.recall():.2f} vs tiles {tiles.recall():.2f} ({auto.recall() - tiles.recall():+.2f})")
+    for other, label in ((tiles, "tiles'"), (whole, "whole frame's")):
+        if other.mean_ms() > 0:
+            parts.append(f"{auto.mean_ms() / other.mean_ms():.2f}x the {label} detector time")
+    return "auto: " + ", ".join(parts)
