@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -133,6 +134,21 @@ def test_plate_like_figures_count_a_true_plate_read_as_nothing_as_missed():
     report = _evaluate(PERFECT, _truth_reader(P3=""))
     assert report.detection["all"].recall == pytest.approx(1.0)
     assert report.detection["plate_like"].recall == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("p3_reads", ["", "TN09BC4321"])
+def test_plate_like_readable_figures_ignore_plates_labelled_without_text(p3_reads):
+    # P3 labelled unreadable (no text): whatever its box reads, it is neither found nor missed
+    # nor a false box in the readable line; the plain plate-like line counts it.
+    unreadable = replace(P3, text=None)
+    evaluator = StillsEvaluator(QueueDetector(PERFECT), _truth_reader(P3=p3_reads), score_threshold=0.5)
+    for i, (drawn, plates) in enumerate(zip(IMAGES, [(P1, P2), (unreadable,)])):
+        evaluator.add(_image(drawn), plates, f"image{i}.jpg")
+    report = evaluator.report()
+    readable = report.detection["plate_like_readable"]
+    assert (readable.true_positives, readable.false_positives, readable.false_negatives) == (2, 0, 0)
+    like = report.detection["plate_like"]
+    assert like.recall == pytest.approx(1.0 if p3_reads else 2 / 3)
 
 
 def test_buckets_split_by_height_layout_and_width():

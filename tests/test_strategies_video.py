@@ -32,8 +32,8 @@ def test_auto_line_gives_recall_against_tiles_and_time_ratios():
     tallies = {"whole": _tally(2, 8, 20.0), "tiles640": _tally(9, 1, 200.0), "auto": _tally(8, 2, 60.0)}
     line = auto_against_the_rest(tallies)
     assert "recall 0.80 vs tiles 0.90 (-0.10)" in line
-    assert "0.30x the tiles' detector time" in line
-    assert "3.00x the whole frame's detector time" in line
+    assert "detector ms per frame 60.0 (tiles 200.0, whole 20.0)" in line
+    assert "0.30x the tiles'" in line and "3.00x the whole frame's" in line
 
 
 def test_clips_are_scored_frame_by_frame_and_motion_regions_cost_less_than_tiles(detector, tmp_path):

@@ -75,7 +75,8 @@ class StillsReport:
     images: int
     score_threshold: float
     # "all"; "min_height_16" with small plates ignored; "plate_like": only the boxes whose read
-    # is plate-like (ocr.plate_like), the ones `edge-alpr detect` shows by default
+    # is plate-like (ocr.plate_like), the ones `edge-alpr detect` shows by default;
+    # "plate_like_readable": the same against the plates labelled with text only
     detection: dict[str, DetectionFigures]
     text: TextSummary
     text_by: dict[str, dict[str, TextSummary]]  # "height" | "layout" | "width" -> bucket -> summary
@@ -152,6 +153,7 @@ class StillsEvaluator:
         self._all = DetectionAccumulator(0.5)
         self._not_small = DetectionAccumulator(0.5)
         self._plate_like = DetectionAccumulator(0.5)
+        self._plate_like_readable = DetectionAccumulator(0.5)
         self._text = PlateTextAccumulator()
         self._timings = _Timings()
         self._accepted = 0
@@ -172,7 +174,11 @@ class StillsEvaluator:
         self._all.add(found.boxes, found.scores, gt_boxes)
         self._not_small.add(found.boxes, found.scores, gt_boxes, small_box_mask(gt_boxes, SMALL_PLATE_PX))
         like = np.array([i for i, read in reads.items() if plate_like(read, self.grammar)], dtype=np.int64)
-        self._plate_like.add(np.asarray(found.boxes).reshape(-1, 4)[like], np.asarray(found.scores)[like], gt_boxes)
+        like_boxes, like_scores = np.asarray(found.boxes).reshape(-1, 4)[like], np.asarray(found.scores)[like]
+        self._plate_like.add(like_boxes, like_scores, gt_boxes)
+        # Plates a person could not read (labelled unreadable or partial) can have no plate-like
+        # read: they count neither as found nor missed here, nor does a box on them count as false.
+        self._plate_like_readable.add(like_boxes, like_scores, gt_boxes, np.array([not p.text for p in plates], bool))
         # Text is matched on the labelled boxes (as before outlines existed) and on read boxes only:
         # a plate is read when a box the daemon reads overlaps it or lies inside it.
         label_boxes = np.array([p.box for p in plates], dtype=np.float64).reshape(-1, 4)
@@ -227,6 +233,8 @@ class StillsEvaluator:
                 "all": DetectionFigures.from_accumulator(self._all, self.score_threshold),
                 f"min_height_{SMALL_PLATE_PX}": DetectionFigures.from_accumulator(self._not_small, self.score_threshold),
                 "plate_like": DetectionFigures.from_accumulator(self._plate_like, self.score_threshold),
+                "plate_like_readable": DetectionFigures.from_accumulator(self._plate_like_readable,
+                                                                         self.score_threshold),
             },
             text=self._text.summary(),
             text_by=ordered_buckets(self._text.by_bucket()),

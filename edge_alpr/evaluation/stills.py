@@ -14,7 +14,9 @@ What is reported, and why it is counted that way:
   detector runs with a low score floor so the curve extends below the operating point; greedy
   matching by score makes the figures at the operating point the same as if it had not. A
   third line counts only the boxes whose read is plate-like (``ocr.plate_like``), the boxes
-  ``edge-alpr detect`` shows by default.
+  ``edge-alpr detect`` shows by default, and a fourth the same against the plates labelled
+  with a text only (a plate labelled unreadable or partial cannot have a plate-like read, so
+  there it counts neither as found nor as missed).
 * Plate text: every ground-truth plate with a known text counts; a plate the detector missed
   (or found only below the operating threshold) counts as wrong. Character accuracy is over
   the plates that were found. Both are split by plate height (<20, 20-40, >40 px), layout
