@@ -35,7 +35,7 @@ def format_stills(report: StillsReport, header: str) -> str:
              f"{'detection (IoU 0.5)':<26}{'AP50':>7}{'prec.':>8}{'recall':>8}  at score >= {report.score_threshold:g}"]
     for name, d in report.detection.items():
         label = {"all": "all plates", "plate_like": "plate-like boxes only",
-                 "plate_like_readable": "plate-like, readable plates"}.get(name, f"plates >= {SMALL_PLATE_PX} px high")
+                 "plate_like_readable": "plate-like, readable"}.get(name, f"plates >= {SMALL_PLATE_PX} px high")
         lines.append(f"  {label:<24}{d.ap50:>7.3f}{_pct(d.precision):>8}{_pct(d.recall):>8}  "
                      f"({d.true_positives} TP, {d.false_positives} FP, {d.false_negatives} FN)")
     lines += ["", *_text_lines(report.text, report.text_by), "",
