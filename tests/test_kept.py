@@ -85,6 +85,19 @@ def test_detection_uses_a_plates_checked_outline_whatever_its_status_and_the_rea
     assert load_manifest(reloaded)[0].plates[0].outline == (20, 22, 50, 33)
 
 
+def test_an_added_plate_joins_its_image_once_with_its_text_and_split(tmp_path, manifest):
+    labels = _write(tmp_path / "labels.jsonl", [
+        {"image": "images/b.jpg", "box": [50, 40, 90, 60], "text": "TN39N0547", "layout": "two", "split": "train",
+         "added": True},
+        # An added box the manifest has since boxed itself is labelled, not doubled.
+        {"image": "images/a.jpg", "box": [10, 20, 60, 35], "text": "KA01AB1234", "split": "val", "added": True},
+    ])
+    a, b = with_kept(load_manifest(manifest), tmp_path.resolve(), load_kept(labels))
+    assert [(p.box, p.text) for p in b.plates] == [((1, 2, 30, 12), None), ((50, 40, 90, 60), "TN39N0547")]
+    assert b.plates[1].layout == "two" and b.split == "train"
+    assert [p.text for p in a.plates] == ["KA01AB1234", None]
+
+
 def test_an_unreadable_plate_may_have_no_text(tmp_path):
     path = _write(tmp_path / "labels.jsonl", [{"image": "images/x.jpg", "box": [1, 2, 3, 4], "text": "", "status": "unreadable"}])
     assert load_kept(path)[("images/x.jpg", (1, 2, 3, 4))].status == "unreadable"

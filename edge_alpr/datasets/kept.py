@@ -17,6 +17,10 @@ A label of any status may carry ``plate_box``: the plate's own outline, proposed
 edge_alpr.datasets.plate_boxes`` and accepted by eye. Detection trains and is scored on it
 (``PlateBox.outline``), so a snug detector box on a loosely boxed plate counts as found.
 
+A label with ``"added": true`` is a plate the source left unboxed (the two-wheeler set boxes
+two-wheelers only, not the bus or the scooter beside them), boxed and read by this project: it
+joins its image's plates, so a detector box on it is not scored as a false one.
+
 Only ``image``, ``box`` and ``text`` are required (``openlpr.jsonl`` has just those: every
 text in it was checked and is ``ok``). ``status`` is ``ok`` (every character certain),
 ``partial`` (some character uncertain: the text is a best guess, kept out of accuracy
@@ -30,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from edge_alpr.datasets.manifest import ManifestRow
+from edge_alpr.datasets.manifest import ManifestRow, PlateBox
 from edge_alpr.errors import InputError
 
 LABELS_DIR = Path(__file__).with_name("labels")
@@ -54,6 +58,7 @@ class KeptLabel:
     split: str | None = None
     tight_box: tuple[int, int, int, int] | None = None
     plate_box: tuple[int, int, int, int] | None = None
+    added: bool = False  # a plate the source did not box
 
 
 def box_key(image: str, box) -> BoxKey:
@@ -89,7 +94,7 @@ def load_kept(path: Path, dataset: str | None = None) -> dict[BoxKey, KeptLabel]
             raise InputError(f"{where}: box has {len(key[1])} numbers, expected 4")
         label = KeptLabel(text, r.get("status", "ok"), r.get("layout"), r.get("background"), r.get("ink"),
                           r.get("split"), _inner_box(r.get("tight_box"), key[1], f"{where}: tight_box"),
-                          _inner_box(r.get("plate_box"), key[1], f"{where}: plate_box"))
+                          _inner_box(r.get("plate_box"), key[1], f"{where}: plate_box"), r.get("added", False) is True)
         _check(label, where)
         if key in labels:
             raise InputError(f"{where}: box {list(key[1])} of {key[0]} is labelled twice")
@@ -133,11 +138,17 @@ def _check(label: KeptLabel, where: str) -> None:
 def with_kept(rows: list[ManifestRow], root: Path, labels: dict[BoxKey, KeptLabel]) -> list[ManifestRow]:
     """``rows`` with the labelled plates given their text (``ok`` labels only), layout and
     background, and each labelled image its split. A text a manifest already has is kept."""
+    added: dict[str, list[tuple[tuple[int, ...], KeptLabel]]] = {}
+    for (image, box), label in labels.items():
+        if label.added:
+            added.setdefault(image, []).append((box, label))
     out = []
     for row in rows:
         name = row.image.relative_to(root).as_posix()
         plates, splits = [], set()
-        for p in row.plates:
+        boxed = {box_key(name, p.box)[1] for p in row.plates}
+        unboxed = [PlateBox(tuple(float(v) for v in box)) for box, _ in added.get(name, ()) if box not in boxed]
+        for p in [*row.plates, *unboxed]:
             label = labels.get(box_key(name, p.box))
             if label is None:
                 plates.append(p)
