@@ -121,6 +121,13 @@ def fuse_clusters(boxes: np.ndarray, scores: np.ndarray, keep: np.ndarray, iou: 
     return ((weights @ boxes) / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def suppress(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The plates among candidate boxes: NMS picks them, ``fuse_clusters`` places their boxes.
+    The daemon and the training's validation both decode through here."""
+    keep = nms(boxes, scores, iou_threshold)
+    return fuse_clusters(boxes, scores, keep), scores[keep]
+
+
 class PlateDetector:
     """Finds plates in a BGR frame. Thresholds default to the model card's."""
 
@@ -189,8 +196,8 @@ class PlateDetector:
             all_scores.append(s)
         boxes, scores = np.concatenate(all_boxes), np.concatenate(all_scores)
         if len(boxes):
-            keep = nms(boxes, scores, self.iou_threshold)
-            boxes, scores = lb.to_image(fuse_clusters(boxes, scores, keep)), scores[keep]
+            boxes, scores = suppress(boxes, scores, self.iou_threshold)
+            boxes = lb.to_image(boxes)
             h, w = image_bgr.shape[:2]
             boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
             boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_alpr.bench.strategies import Tally
+from edge_alpr.bench.strategies import STRATEGIES, Tally
 from edge_alpr.config import AppConfig
 from edge_alpr.config.strategy import StrategyConfig
 from edge_alpr.pipeline import Pipeline
@@ -42,13 +42,12 @@ class Clip:
     seed: int
 
 
-#: The strategies compared on clips: those a camera can run without a site's roi.
+#: The strategies compared on clips: the stills' (those a camera can run without a site's roi)
+#: plus motion regions, which need frames before them.
 VIDEO_STRATEGIES: dict[str, StrategyConfig] = {
-    "whole": StrategyConfig(mode="whole"),
-    "tiles640": StrategyConfig(mode="tiles", tile_size=640, tile_overlap=0.25),
-    "two_scale640": StrategyConfig(mode="two_scale", far="tiles", tile_size=640, tile_overlap=0.25, merge="wbf"),
+    **{name: STRATEGIES[name] for name in ("whole", "tiles640", "two_scale640")},
     "motion": StrategyConfig(mode="motion"),
-    "auto": StrategyConfig(mode="auto"),
+    "auto": STRATEGIES["auto"],
 }
 
 CLIPS = (
@@ -141,7 +140,7 @@ def run_clips(detector: ViewDetector, clips: Sequence[Clip], out_dir: Path,
     """Every strategy of ``VIDEO_STRATEGIES`` on every clip (written to ``out_dir``):
     ``{clip name: {strategy: Tally}}``, one tally entry per frame of the clip."""
     cfg = cfg or AppConfig()
-    nothing, no_scores = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+    skipped = FrameResult(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), 0.0, 0)  # by the motion gate
     results: dict[str, dict[str, Tally]] = {}
     for clip in clips:
         video, truth = make_clip(clip, out_dir)
@@ -150,10 +149,8 @@ def run_clips(detector: ViewDetector, clips: Sequence[Clip], out_dir: Path,
             found = run_clip(detector, strategy, video, cfg)
             tally = tallies.setdefault(name, Tally())
             for index, boxes in enumerate(truth):
-                seen = found.get(index)  # None: the motion gate skipped the frame
-                tally.add_frame(clip.size[0], boxes, too_small(boxes, cfg),
-                                nothing if seen is None else seen.boxes, no_scores if seen is None else seen.scores,
-                                0.0 if seen is None else seen.ms, 0 if seen is None else seen.runs)
+                seen = found.get(index, skipped)
+                tally.add_frame(clip.size[0], boxes, too_small(boxes, cfg), seen.boxes, seen.scores, seen.ms, seen.runs)
     return results
 
 

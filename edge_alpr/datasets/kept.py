@@ -138,16 +138,16 @@ def _check(label: KeptLabel, where: str) -> None:
 def with_kept(rows: list[ManifestRow], root: Path, labels: dict[BoxKey, KeptLabel]) -> list[ManifestRow]:
     """``rows`` with the labelled plates given their text (``ok`` labels only), layout and
     background, and each labelled image its split. A text a manifest already has is kept."""
-    added: dict[str, list[tuple[tuple[int, ...], KeptLabel]]] = {}
+    added: dict[str, list[tuple[int, ...]]] = {}
     for (image, box), label in labels.items():
         if label.added:
-            added.setdefault(image, []).append((box, label))
+            added.setdefault(image, []).append(box)
     out = []
     for row in rows:
         name = row.image.relative_to(root).as_posix()
         plates, splits = [], set()
         boxed = {box_key(name, p.box)[1] for p in row.plates}
-        unboxed = [PlateBox(tuple(float(v) for v in box)) for box, _ in added.get(name, ()) if box not in boxed]
+        unboxed = [PlateBox(tuple(float(v) for v in box)) for box in added.get(name, ()) if box not in boxed]
         for p in [*row.plates, *unboxed]:
             label = labels.get(box_key(name, p.box))
             if label is None:

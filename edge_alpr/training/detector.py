@@ -98,7 +98,7 @@ def compute_anchors(train: list[Sample], size: int, seed: int = 0) -> np.ndarray
 @torch.no_grad()
 def evaluate_float(model, val: list[Sample], size: int, anchors: np.ndarray) -> dict:
     """Validate the float model with the daemon's own decoding and NMS."""
-    from edge_alpr.detector import decode_head, fuse_clusters, nms
+    from edge_alpr.detector import decode_head, suppress
     from edge_alpr.evaluation.metrics import DetectionAccumulator, small_box_mask
 
     model.eval()
@@ -118,8 +118,8 @@ def evaluate_float(model, val: list[Sample], size: int, anchors: np.ndarray) -> 
                 boxes.append(b)
                 scores.append(sc)
             b, sc = np.concatenate(boxes), np.concatenate(scores)
-            keep = nms(b, sc, NMS_IOU)
-            b, sc = lb.to_image(fuse_clusters(b, sc, keep)), sc[keep]
+            b, sc = suppress(b, sc, NMS_IOU)
+            b = lb.to_image(b)
             acc_all.add(b, sc, sample.boxes)
             acc_16.add(b, sc, sample.boxes, small_box_mask(sample.boxes, MIN_EVAL_HEIGHT))
     model.train()
