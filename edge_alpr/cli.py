@@ -193,30 +193,39 @@ def _optional_reader(cfg: AppConfig):
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from edge_alpr.ocr import crop_plate, plate_like
+    import numpy as np
+
     from edge_alpr.pipeline import with_strategy
-    from edge_alpr.service import build_detector
+    from edge_alpr.service import build_detector, detector_threshold
+    from edge_alpr.still_reads import plate_like, read_boxes
 
     cfg = load_config(args.config)
-    detector = with_strategy(build_detector(cfg), cfg)
     reader = _optional_reader(cfg)
+    # Without a reader no box can be confirmed, so only the detector's own plates show.
+    floor = cfg.detector.confirm_floor if reader is not None else None
+    detector = with_strategy(build_detector(cfg, score_floor=floor), cfg)
+    threshold = detector_threshold(cfg)
 
     def handle(path: Path) -> None:
         image = _load_image(path)
         found = detector.detect(image)
+        if reader is None:
+            reads = dict.fromkeys(np.flatnonzero(found.scores >= threshold).tolist())
+        else:
+            reads = read_boxes(image, found, reader, threshold=threshold, confirm_floor=floor,
+                               grammar=cfg.reader.grammar)
         plates, dropped = [], 0
-        for box, score in zip(found.boxes, found.scores):
-            read = reader.read(crop_plate(image, box)) if reader is not None else None
+        for i, read in reads.items():
             # Without a reader nothing can be judged, so every box shows.
             like = plate_like(read, cfg.reader.grammar) if read is not None else None
             if like is False and not args.all:
                 dropped += 1
                 continue
             plates.append({
-                "box": [round(float(v), 1) for v in box],
+                "box": [round(float(v), 1) for v in found.boxes[i]],
                 "text": read.text if read is not None and read.text else None,
                 "confidence": round(float(read.confidence), 4) if read is not None and read.text else None,
-                "detector_confidence": round(float(score), 4),
+                "detector_confidence": round(float(found.scores[i]), 4),
                 "plate_like": like,
             })
         if args.json:

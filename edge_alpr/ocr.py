@@ -159,26 +159,6 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-#: A box whose read is less likely than this to be exactly right reads as nothing plate-like.
-#: Chosen on the detector boxes of in_olx_scenes and openalpr_us (detector-val, auto and tiles):
-#: floors 0.01-0.02 give the best F1 there (default strategy: false boxes 20 -> 4, true plates
-#: 144 -> 141). On openalpr_br, in_odisha_traffic and in_twowheelers, never looked at for the
-#: choice, false boxes 147 -> 38, and to 32 with the Indian grammar's format check below on the
-#: Indian sets (docs/figures.md, "Plate-like boxes"). The calibration puts
-#: garbage at ~0, so the floor sits far below ``reader.min_confidence``: a plate read a little
-#: unsurely still shows.
-PLATE_LIKE_MIN_CONFIDENCE = 0.02
-
-
-def plate_like(read: PlateRead, grammar: Grammar = "indian") -> bool:
-    """Whether a detector box read as ``read`` looks like a plate at all. Textures and edges the
-    detector fires on read as garbage the reader gives no chance of being right; signboards and
-    lettering on vehicles can read clearly, but as no Indian plate (with ``grammar="indian"``)."""
-    if not read.text or read.confidence < PLATE_LIKE_MIN_CONFIDENCE:
-        return False
-    return grammar == "any" or read.plate_format != "unknown"
-
-
 def _to_read(decoded: Decoded, confidence: float, min_confidence: float) -> PlateRead:
     return PlateRead(
         text=decoded.text,

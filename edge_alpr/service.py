@@ -187,14 +187,34 @@ def make_gate(cfg: AppConfig, sinks: Sinks) -> Gate | None:
                       record=None if plate_log is None else lambda opening: plate_log.append_line(opening.log_line()))
 
 
-def build_detector(cfg: AppConfig) -> Detector:
+def build_detector(cfg: AppConfig, score_floor: float | None = None) -> Detector:
+    """The configured detector. With ``score_floor`` it also returns boxes scoring from the floor up
+    to its operating threshold (``detector_threshold``), for whoever judges them itself: the
+    evaluation's precision-recall curve, a still's boxes a sure read confirms."""
     from edge_alpr.detector import PlateDetector
 
     path = cfg.detector.resolved_model_path()
     if not path.is_file():
         raise ModelError(f"{path}: detector model not found (set detector.model_path or $EDGE_ALPR_MODELS)")
     d = cfg.detector
-    return PlateDetector(path, num_threads=d.num_threads, score_threshold=d.score_threshold, iou_threshold=d.iou_threshold)
+    detector = PlateDetector(path, num_threads=d.num_threads, score_threshold=d.score_threshold,
+                             iou_threshold=d.iou_threshold)
+    if score_floor is not None:
+        detector.score_threshold = min(detector.score_threshold, score_floor)
+    return detector
+
+
+def detector_threshold(cfg: AppConfig) -> float:
+    """The score from which the daemon takes a box as a plate: the config's, else the model card's."""
+    from edge_alpr.runtime import load_model_card
+
+    if cfg.detector.score_threshold is not None:
+        return cfg.detector.score_threshold
+    path = cfg.detector.resolved_model_path()
+    try:
+        return float(load_model_card(path)["score_threshold"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{path}: its model card has no usable score_threshold") from None
 
 
 def build_reader(cfg: AppConfig) -> Reader:

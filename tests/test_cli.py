@@ -116,7 +116,7 @@ def test_run_end_to_end_with_real_sinks(capsys, tmp_path, monkeypatch) -> None:
         "reader: {min_frames_between_reads: 1}\n"
         f"outputs:\n  plate_log: {{directory: {tmp_path / 'log'}}}\n"
     )
-    monkeypatch.setattr("edge_alpr.service.build_detector", lambda cfg: BrightBoxDetector())
+    monkeypatch.setattr("edge_alpr.service.build_detector", lambda cfg, score_floor=None: BrightBoxDetector())
     monkeypatch.setattr("edge_alpr.service.build_reader", lambda cfg: ColourReader())
     events = tmp_path / "events.jsonl"
     code, out, err = run_cli(capsys, "run", "--config", str(config), "--source", str(video),
@@ -143,7 +143,7 @@ def image_files(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_detect_json_reports_unreadable_images_and_exits_5(capsys, monkeypatch, image_files) -> None:
-    monkeypatch.setattr("edge_alpr.service.build_detector", lambda cfg: BrightBoxDetector())
+    monkeypatch.setattr("edge_alpr.service.build_detector", lambda cfg, score_floor=None: BrightBoxDetector())
     monkeypatch.setattr("edge_alpr.service.build_reader", lambda cfg: ColourReader())
     paths = [str(image_files[k]) for k in ("bad", "good", "missing")]
     code, out, err = run_cli(capsys, "detect", "--json", *paths)
@@ -158,7 +158,7 @@ def test_detect_json_reports_unreadable_images_and_exits_5(capsys, monkeypatch, 
 
 def test_detect_without_a_reader_model_still_detects(capsys, monkeypatch, image_files, tmp_path) -> None:
     monkeypatch.setenv("EDGE_ALPR_MODELS", str(tmp_path / "no-models"))
-    monkeypatch.setattr("edge_alpr.service.build_detector", lambda cfg: BrightBoxDetector())
+    monkeypatch.setattr("edge_alpr.service.build_detector", lambda cfg, score_floor=None: BrightBoxDetector())
     code, out, err = run_cli(capsys, "detect", str(image_files["good"]))
     assert code == 0
     assert out.startswith(f"{image_files['good']}: unread at [40,60,104,76]")

@@ -38,13 +38,15 @@ class ShadeReader:
 
     model_info = {"name": "fake-reader", "version": "test"}
 
-    def __init__(self, texts_by_shade: dict[int, str]) -> None:
+    def __init__(self, texts_by_shade: dict[int, str], confidence_by_shade: dict[int, float] | None = None) -> None:
         self.texts = texts_by_shade
+        self.confidences = confidence_by_shade or {}
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
         h, w = crop_bgr.shape[:2]
-        text = self.texts.get(int(crop_bgr[h // 2, w // 2, 0]), "")
-        return PlateRead(text, tuple(0.9 for _ in text), 0.9, "standard", accepted=bool(text))
+        shade = int(crop_bgr[h // 2, w // 2, 0])
+        text, confidence = self.texts.get(shade, ""), self.confidences.get(shade, 0.9)
+        return PlateRead(text, tuple(confidence for _ in text), confidence, "standard", accepted=bool(text))
 
 
 # Two images. Each plate is painted in its own shade so the fake reader knows which it sees.
@@ -149,6 +151,24 @@ def test_plate_like_readable_figures_ignore_plates_labelled_without_text(p3_read
     assert (readable.true_positives, readable.false_positives, readable.false_negatives) == (2, 0, 0)
     like = report.detection["plate_like"]
     assert like.recall == pytest.approx(1.0 if p3_reads else 2 / 3)
+
+
+@pytest.mark.parametrize("confirm_floor, found", [(None, {"MH12DE5678"}), (0.1, {"KA01AB1234", "MH12DE5678"}),
+                                                  (0.25, {"MH12DE5678"})])
+def test_a_box_under_the_threshold_is_a_plate_when_a_sure_read_confirms_it(confirm_floor, found):
+    # P1 and P3 score 0.2, under the 0.5 threshold. P1 reads surely: a plate from a floor of 0.1,
+    # not from 0.25 (above its score). P3 reads right but unsurely: never a plate, never false.
+    reader = ShadeReader({SHADES[p]: p.text for p in (P1, P2, P3)}, {SHADES[P3]: 0.5})
+    evaluator = StillsEvaluator(QueueDetector([[(P1.box, 0.2), (P2.box, HIGH)], [(P3.box, 0.2)]]), reader,
+                                score_threshold=0.5, confirm_floor=confirm_floor)
+    for i, plates in enumerate(IMAGES):
+        evaluator.add(_image(plates), plates, f"image{i}.jpg")
+    report = evaluator.report()
+    like = report.detection["plate_like"]
+    assert (like.true_positives, like.false_positives) == (len(found), 0)
+    assert report.text.exact_accuracy == pytest.approx(len(found) / 3)
+    # The detector's own figures stay at its threshold: a read does not change what it found.
+    assert report.detection["all"].true_positives == 1
 
 
 def test_buckets_split_by_height_layout_and_width():

@@ -171,7 +171,7 @@ def test_frame_clock_inverts_event_times(fps, frame):
 
 def test_main_prints_json(clip, capsys, monkeypatch):
     path, _ = clip
-    monkeypatch.setattr(video_eval, "build_detector", lambda cfg: ColourDetector())
+    monkeypatch.setattr(video_eval, "build_detector", lambda cfg, score_floor=None: ColourDetector())
     monkeypatch.setattr(video_eval, "build_reader", lambda cfg: HueReader())
     assert video_eval.main(["--video", str(path), "--json", "--no-single-frame"]) == 0  # truth found beside it
     out = json.loads(capsys.readouterr().out)
@@ -185,7 +185,7 @@ def test_main_rejects_the_truth_of_another_video(clip, tmp_path, capsys, monkeyp
     path, truth = clip
     other = VideoTruth(truth.video, truth.fps, (1280, 720), truth.frames, truth.vehicles)
     other.save(tmp_path / "other.json")
-    monkeypatch.setattr(video_eval, "build_detector", lambda cfg: ColourDetector())
+    monkeypatch.setattr(video_eval, "build_detector", lambda cfg, score_floor=None: ColourDetector())
     monkeypatch.setattr(video_eval, "build_reader", lambda cfg: HueReader())
     assert video_eval.main(["--video", str(path), "--truth", str(tmp_path / "other.json")]) == 5
     assert "1280x720" in capsys.readouterr().err

@@ -1,6 +1,7 @@
-"""Which detector boxes read as plates (``ocr.plate_like``), and ``edge-alpr detect`` hiding the
-ones that do not: the rule on reads, then the shipped models on a generated street picture
-with a rendered plate, a signboard and a dotted panel the detector fires on."""
+"""Which detector boxes read as plates (``still_reads.plate_like``), which low-scored boxes a sure
+read confirms, and ``edge-alpr detect`` hiding the ones that are no plate: the rules on reads,
+then the shipped models on a generated street picture with a rendered plate, a signboard and a
+dotted panel the detector fires on."""
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 from edge_alpr import cli
-from edge_alpr.ocr import PLATE_LIKE_MIN_CONFIDENCE, plate_like
-from edge_alpr.types import PlateRead
+from edge_alpr.still_reads import CONFIRM_MIN_CONFIDENCE, PLATE_LIKE_MIN_CONFIDENCE, confirms, plate_like, read_boxes
+from edge_alpr.types import Detections, PlateRead
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
@@ -45,6 +46,48 @@ def _read(text: str, confidence: float, plate_format: str = "standard") -> Plate
 )
 def test_plate_like(read, grammar, expected) -> None:
     assert plate_like(read, grammar) is expected
+
+
+@pytest.mark.parametrize(
+    "read, grammar, expected",
+    [
+        (_read("KA01AB1234", 0.95), "indian", True),
+        (_read("KA01AB1234", CONFIRM_MIN_CONFIDENCE), "indian", True),
+        # Accepted by the reader, but not sure enough to overrule the detector.
+        (_read("KA01AB1234", 0.6), "indian", False),
+        (_read("H0TEL24X7", 0.95, "unknown"), "indian", False),
+        (_read("7ABC123", 0.95, "unknown"), "any", True),
+        (_read("", 0.0, "unknown"), "any", False),
+    ],
+)
+def test_confirms(read, grammar, expected) -> None:
+    assert confirms(read, grammar) is expected
+
+
+class _ReaderByWidth:
+    """Reads a crop by its width: each test box has its own."""
+
+    def __init__(self, reads: dict[int, PlateRead]) -> None:
+        self.reads, self.widths = reads, []
+
+    def read(self, crop_bgr: np.ndarray) -> PlateRead:
+        self.widths.append(crop_bgr.shape[1])
+        return self.reads[crop_bgr.shape[1]]
+
+
+def test_read_boxes_keeps_the_threshold_s_boxes_and_the_confirmed_ones_only() -> None:
+    image = np.zeros((100, 300, 3), np.uint8)
+    # Box widths 20, 30, 40, 50 give crops 24, 36, 48, 60 px wide (10 % margin each side).
+    boxes = [(10, 10, 30, 20), (50, 10, 80, 20), (100, 10, 140, 20), (150, 10, 200, 20), (400, 10, 450, 20)]
+    found = Detections(np.array(boxes, np.float32), np.array([0.9, 0.2, 0.2, 0.05, 0.2], np.float32))
+    garbage, sure, unsure = _read("", 0.0, "unknown"), _read("KA01AB1234", 0.95), _read("MH12DE5678", 0.6)
+    reader = _ReaderByWidth({24: garbage, 36: sure, 48: unsure, 60: sure})
+    reads = read_boxes(image, found, reader, threshold=0.3, confirm_floor=0.1)
+    # The detector's own box shows whatever it reads; under the threshold only a sure read shows;
+    # under the floor nothing is read; the box off the image is skipped.
+    assert reads == {0: garbage, 1: sure}
+    assert sorted(reader.widths) == [24, 36, 48]
+    assert read_boxes(image, found, _ReaderByWidth({24: garbage}), threshold=0.3, confirm_floor=None) == {0: garbage}
 
 
 def street_picture() -> np.ndarray:

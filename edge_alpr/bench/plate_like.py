@@ -1,9 +1,10 @@
 """Every detector box of a set's validation photos beside its read: whether it matches a true
-plate (IoU 0.5), its score, and what the reader made of it. The rule ``ocr.plate_like`` was
-chosen from these rows (docs/figures.md, "Plate-like boxes").
+plate (IoU 0.5), its score, and what the reader made of it. The rule ``still_reads.plate_like`` was
+chosen from these rows (docs/figures.md, "Plate-like boxes"), and with ``--floor`` (boxes under
+the operating threshold too) the floor of ``detector.confirm_floor``.
 
     python -m edge_alpr.bench.plate_like --manifest ../shared/datasets/in_olx_scenes/manifest.jsonl \
-        --holdout detector-val [--config FILE] [--grammar any] [--limit N] --out boxes.jsonl
+        --holdout detector-val [--config FILE] [--grammar any] [--limit N] [--floor 0.05] --out boxes.jsonl
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from edge_alpr.service import build_reader
 
 
 def box_rows(args: argparse.Namespace):
-    """One dict per detector box at or above the operating threshold, image by image."""
+    """One dict per detector box at or above the operating threshold (or ``--floor``), image by image."""
     cfg = config_from_args(args)
     rows = select_rows(apply_kept(load_manifest(args.manifest), args.manifest), args.manifest, split=args.split,
                        holdout=args.holdout, limit=args.limit)
@@ -33,12 +34,13 @@ def box_rows(args: argparse.Namespace):
     for row in rows:
         image = read_image(row, args.manifest)
         found = detector.detect(image)
-        keep = found.scores >= threshold
+        keep = found.scores >= (threshold if args.floor is None else min(threshold, args.floor))
         boxes, scores = found.boxes[keep], found.scores[keep]
         gt = np.array([p.outline for p in row.plates], dtype=np.float64).reshape(-1, 4)
         match = match_boxes(boxes, scores, gt, 0.5)
         truth_of = {int(p): row.plates[int(g)].text for p, g in match.pairs}
-        yield {"image": str(row.image), "width": row.width, "plates": len(row.plates), "boxes": len(boxes)}
+        yield {"image": str(row.image), "width": row.width, "plates": len(row.plates),
+               "readable": sum(1 for p in row.plates if p.text), "boxes": len(boxes)}
         for i, (box, score) in enumerate(zip(boxes, scores)):
             try:
                 read = reader.read(crop_plate(image, box))
@@ -50,7 +52,7 @@ def box_rows(args: argparse.Namespace):
                 "matched": i in truth_of, "truth": normalise_plate_text(truth) if truth else None,
                 "text": read.text, "confidence": round(read.confidence, 4), "plate_format": read.plate_format,
                 "min_char": round(min(read.char_confidences, default=0.0), 4),
-                "grammar": cfg.reader.grammar, "mode": cfg.detector.strategy.mode,
+                "accepted": read.accepted, "grammar": cfg.reader.grammar, "mode": cfg.detector.strategy.mode,
             }
 
 
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split")
     parser.add_argument("--holdout", choices=("detector-val",))
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--floor", type=float, help="also the boxes scoring from FLOOR up to the operating "
+                        "threshold (at least the evaluation's floor, 0.05)")
     parser.add_argument("--out", type=Path, help="append the rows here as JSON lines (default: stdout)")
     args = parser.parse_args(argv)
     out = args.out.open("a", encoding="utf-8") if args.out else sys.stdout

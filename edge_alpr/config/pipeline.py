@@ -81,6 +81,14 @@ class DetectorConfig(StrictModel):
         description="Minimum detector score of a plate box; None uses the model card's value. Lower finds "
         "more distant/blurred plates but lets in more false boxes (which the tracker's min_hits filters).",
     )
+    confirm_floor: float | None = Field(
+        0.1, ge=0.0, le=1.0,
+        description="Still photos only (edge-alpr detect, eval): a box scoring from this up to score_threshold "
+        "is read too, and shown when its read is a sure plate (calibrated confidence 0.8 or more, a plate "
+        "the grammar accepts). Finds plates the detector is unsure of (small, dim, in odd holders) at "
+        "the cost of reading those boxes. None shows only boxes at or above score_threshold. The daemon "
+        "does not use it: a vehicle's other frames give the detector more chances.",
+    )
     iou_threshold: float | None = Field(
         None, gt=0.0, le=1.0,
         description="Non-maximum-suppression IoU; None uses the model card's value. Lower merges more "

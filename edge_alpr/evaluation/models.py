@@ -14,32 +14,17 @@ from edge_alpr.evaluation.scoring import Detector
 AP_SCORE_FLOOR = 0.05
 
 
-def operating_threshold(cfg: AppConfig, detector_path: Path) -> float:
-    """The score threshold the daemon uses: the config's, else the model card's."""
-    if cfg.detector.score_threshold is not None:
-        return cfg.detector.score_threshold
-    from edge_alpr.runtime import load_model_card
-
-    try:
-        return float(load_model_card(detector_path)["score_threshold"])
-    except (KeyError, TypeError, ValueError):
-        raise ModelError(f"{detector_path}: its model card has no usable score_threshold") from None
-
-
 def build_detector(cfg: AppConfig) -> tuple[Detector, float]:
     """The configured detector, run with a score floor for the PR curve, and the operating threshold."""
-    from edge_alpr.detector import PlateDetector
     from edge_alpr.pipeline import with_strategy
+    from edge_alpr.service import build_detector as build_configured
+    from edge_alpr.service import detector_threshold
 
     path = cfg.detector.resolved_model_path()
     if not path.is_file():
         raise ModelError(f"{path}: detector model not found (give --detector, or set detector.model_path "
                          "in --config or $EDGE_ALPR_MODELS)")
-    threshold = operating_threshold(cfg, path)
-    detector = PlateDetector(path, num_threads=cfg.detector.num_threads,
-                             score_threshold=min(threshold, AP_SCORE_FLOOR), iou_threshold=cfg.detector.iou_threshold)
-    return with_strategy(detector, cfg), threshold
-
+    return with_strategy(build_configured(cfg, score_floor=AP_SCORE_FLOOR), cfg), detector_threshold(cfg)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

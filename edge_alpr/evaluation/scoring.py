@@ -25,7 +25,8 @@ from edge_alpr.evaluation.metrics import (
     match_boxes,
     small_box_mask,
 )
-from edge_alpr.ocr import Grammar, PlateReader, crop_plate, plate_like
+from edge_alpr.ocr import Grammar, PlateReader, crop_plate
+from edge_alpr.still_reads import plate_like, read_boxes
 from edge_alpr.types import Detections, PlateRead
 
 #: Plates less high than this are ignored in the second set of detection figures.
@@ -75,8 +76,9 @@ class StillsReport:
     images: int
     score_threshold: float
     # "all"; "min_height_16" with small plates ignored; "plate_like": only the boxes whose read
-    # is plate-like (ocr.plate_like), the ones `edge-alpr detect` shows by default;
-    # "plate_like_readable": the same against the plates labelled with text only
+    # is plate-like (still_reads.plate_like), the ones `edge-alpr detect` shows by default;
+    # "plate_like_readable": the same against the plates labelled with text only. The plate-like
+    # lines include the boxes under score_threshold that a sure read confirms (detector.confirm_floor).
     detection: dict[str, DetectionFigures]
     text: TextSummary
     text_by: dict[str, dict[str, TextSummary]]  # "height" | "layout" | "width" -> bucket -> summary
@@ -84,12 +86,14 @@ class StillsReport:
     latency_ms: dict[str, dict[str, float]]  # "detect" | "read" | "total" -> mean/p50/p95 per image
     pr_precision: np.ndarray  # the curve of the "all" figures, for the plot
     pr_recall: np.ndarray
+    confirm_floor: float | None = None
 
     def to_json(self) -> dict:
         return {
             "mode": "stills",
             "images": self.images,
             "score_threshold": self.score_threshold,
+            "confirm_floor": self.confirm_floor,
             "detection": {k: asdict(v) for k, v in self.detection.items()},
             "text": asdict(self.text),
             "text_by": {k: {b: asdict(s) for b, s in v.items()} for k, v in self.text_by.items()},
@@ -144,8 +148,10 @@ class StillsEvaluator:
     """Runs detector and reader on one image at a time and keeps the tallies."""
 
     def __init__(self, detector: Detector, reader: PlateReader, *, score_threshold: float,
-                 errors: ErrorWriter | None = None, grammar: Grammar = "indian") -> None:
+                 errors: ErrorWriter | None = None, grammar: Grammar = "indian",
+                 confirm_floor: float | None = None) -> None:
         self.detector = detector
+        self.confirm_floor = confirm_floor
         self.reader = reader
         self.grammar = grammar
         self.score_threshold = score_threshold
@@ -195,15 +201,9 @@ class StillsEvaluator:
             self._score_text(image, plate, found.boxes[p] if read is not None else None, read, source)
 
     def _read_all(self, image: np.ndarray, found: Detections) -> dict[int, PlateRead]:
-        """Read every box the daemon would read (score at or above the operating threshold)."""
-        reads = {}
-        for i in np.flatnonzero(found.scores >= self.score_threshold):
-            try:
-                crop = crop_plate(image, found.boxes[i], CROP_MARGIN)
-            except ValueError:  # a degenerate box on the image border: nothing to read
-                continue
-            reads[int(i)] = self.reader.read(crop)
-        return reads
+        """Read every box a still shows (the operating threshold, and the boxes a sure read confirms)."""
+        return read_boxes(image, found, self.reader, threshold=self.score_threshold, confirm_floor=self.confirm_floor,
+                          grammar=self.grammar, margin=CROP_MARGIN)
 
     def _score_text(self, image: np.ndarray, plate: PlateBox, read_box: np.ndarray | None,
                     read: PlateRead | None, source: str) -> None:
@@ -226,15 +226,17 @@ class StillsEvaluator:
         if not self._timings.total:
             raise InputError("no images to evaluate (is the manifest empty, or did --split/--holdout/--limit select nothing?)")
         precision, recall, _ = self._all.pr_curve()
+        # Every box of the plate-like lines is one a still shows, the confirmed ones under the
+        # threshold included: those lines count from the lowest score shown.
+        shown = min(self.score_threshold, self.confirm_floor if self.confirm_floor is not None else 1.0)
         return StillsReport(
             images=self._all.num_images,
             score_threshold=self.score_threshold,
             detection={
                 "all": DetectionFigures.from_accumulator(self._all, self.score_threshold),
                 f"min_height_{SMALL_PLATE_PX}": DetectionFigures.from_accumulator(self._not_small, self.score_threshold),
-                "plate_like": DetectionFigures.from_accumulator(self._plate_like, self.score_threshold),
-                "plate_like_readable": DetectionFigures.from_accumulator(self._plate_like_readable,
-                                                                         self.score_threshold),
+                "plate_like": DetectionFigures.from_accumulator(self._plate_like, shown),
+                "plate_like_readable": DetectionFigures.from_accumulator(self._plate_like_readable, shown),
             },
             text=self._text.summary(),
             text_by=ordered_buckets(self._text.by_bucket()),
@@ -242,6 +244,7 @@ class StillsEvaluator:
             latency_ms=self._timings.summary(),
             pr_precision=precision,
             pr_recall=recall,
+            confirm_floor=self.confirm_floor,
         )
 
 

@@ -13,7 +13,7 @@ What is reported, and why it is counted that way:
   plates at least 16 px high (smaller ones are ignored: neither found nor missed). The
   detector runs with a low score floor so the curve extends below the operating point; greedy
   matching by score makes the figures at the operating point the same as if it had not. A
-  third line counts only the boxes whose read is plate-like (``ocr.plate_like``), the boxes
+  third line counts only the boxes whose read is plate-like (``still_reads.plate_like``), the boxes
   ``edge-alpr detect`` shows by default, and a fourth the same against the plates labelled
   with a text only (a plate labelled unreadable or partial cannot have a plate-like read, so
   there it counts neither as found nor as missed).
@@ -101,7 +101,8 @@ def _run_stills(args: argparse.Namespace, cfg: AppConfig,
                        holdout=args.holdout, limit=args.limit)
     detector, threshold = build_detector(cfg)
     reader = build_reader(cfg)
-    evaluator = StillsEvaluator(detector, reader, score_threshold=threshold, errors=errors, grammar=cfg.reader.grammar)
+    evaluator = StillsEvaluator(detector, reader, score_threshold=threshold, errors=errors, grammar=cfg.reader.grammar,
+                                confirm_floor=cfg.detector.confirm_floor)
     for row in rows:
         evaluator.add(read_image(row, args.manifest), row.plates, str(row.image))
     report = evaluator.report()

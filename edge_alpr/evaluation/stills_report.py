@@ -38,6 +38,8 @@ def format_stills(report: StillsReport, header: str) -> str:
                  "plate_like_readable": "plate-like, readable"}.get(name, f"plates >= {SMALL_PLATE_PX} px high")
         lines.append(f"  {label:<24}{d.ap50:>7.3f}{_pct(d.precision):>8}{_pct(d.recall):>8}  "
                      f"({d.true_positives} TP, {d.false_positives} FP, {d.false_negatives} FN)")
+    if report.confirm_floor is not None and report.confirm_floor < report.score_threshold:
+        lines.append(f"  plate-like lines and texts also take boxes from {report.confirm_floor:g} that a sure read confirms")
     lines += ["", *_text_lines(report.text, report.text_by), "",
               f"accepted reads: {report.accepted.reads}, of which right {_pct(report.accepted.precision).strip()}", "",
               *_latency_lines(report.latency_ms, "per image")]
