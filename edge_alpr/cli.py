@@ -193,24 +193,22 @@ def _optional_reader(cfg: AppConfig):
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from edge_alpr.pipeline import with_strategy
     from edge_alpr.service import build_detector, detector_threshold
     from edge_alpr.still_reads import plate_like, read_boxes
 
     cfg = load_config(args.config)
     reader = _optional_reader(cfg)
-    # Without a reader no box can be confirmed, so only the detector's own plates show.
+    # Without a reader no box can be confirmed, so the detector's own plates are all that show.
     floor = cfg.detector.confirm_floor if reader is not None else None
     detector = with_strategy(build_detector(cfg, score_floor=floor), cfg)
-    threshold = detector_threshold(cfg)
+    threshold = detector_threshold(cfg) if reader is not None else 0.0
 
     def handle(path: Path) -> None:
         image = _load_image(path)
         found = detector.detect(image)
         if reader is None:
-            reads = dict.fromkeys(np.flatnonzero(found.scores >= threshold).tolist())
+            reads = dict.fromkeys(range(len(found)))
         else:
             reads = read_boxes(image, found, reader, threshold=threshold, confirm_floor=floor,
                                grammar=cfg.reader.grammar)
