@@ -202,16 +202,13 @@ def cmd_detect(args: argparse.Namespace) -> int:
     # Without a reader no box can be confirmed, so the detector's own plates are all that show.
     floor = cfg.detector.confirm_floor if reader is not None else None
     detector = with_strategy(build_detector(cfg, score_floor=floor), cfg)
-    threshold = detector_threshold(cfg) if reader is not None else 0.0
+    threshold = detector_threshold(cfg) if reader is not None else None
 
     def handle(path: Path) -> None:
         image = _load_image(path)
         found = detector.detect(image)
-        if reader is None:
-            reads = dict.fromkeys(range(len(found)))
-        else:
-            reads = read_boxes(image, found, reader, threshold=threshold, confirm_floor=floor,
-                               grammar=cfg.reader.grammar)
+        reads = dict.fromkeys(range(len(found))) if reader is None else read_boxes(
+            image, found, reader, threshold=threshold, confirm_floor=floor, grammar=cfg.reader.grammar)
         plates, dropped = [], 0
         for i, read in reads.items():
             # Without a reader nothing can be judged, so every box shows.

@@ -46,14 +46,19 @@ def confirms(read: PlateRead, grammar: Grammar = "indian") -> bool:
     return plate_like(read, grammar) and read.confidence >= CONFIRM_MIN_CONFIDENCE
 
 
+def lowest_shown_score(threshold: float, confirm_floor: float | None) -> float:
+    """The lowest detector score a still can show a box at: ``confirm_floor`` where it is set (and
+    under ``threshold``), else ``threshold``."""
+    return threshold if confirm_floor is None else min(threshold, confirm_floor)
+
+
 def read_boxes(image: np.ndarray, found: Detections, reader: PlateReader, *, threshold: float,
                confirm_floor: float | None, grammar: Grammar = "indian", margin: float = 0.1) -> dict[int, PlateRead]:
     """The reads of the boxes a still shows, by index into ``found``: every box scoring at least
     ``threshold``, and a box scoring from ``confirm_floor`` up to it only when its read
     ``confirms`` it (None: no such boxes). A degenerate box on the image's edge is skipped."""
-    floor = threshold if confirm_floor is None else min(threshold, confirm_floor)
     reads = {}
-    for i in np.flatnonzero(found.scores >= floor).tolist():
+    for i in np.flatnonzero(found.scores >= lowest_shown_score(threshold, confirm_floor)).tolist():
         try:
             read = reader.read(crop_plate(image, found.boxes[i], margin))
         except ValueError:  # a box with no pixels inside the image: nothing to read

@@ -26,7 +26,7 @@ from edge_alpr.evaluation.metrics import (
     small_box_mask,
 )
 from edge_alpr.ocr import Grammar, PlateReader, crop_plate
-from edge_alpr.still_reads import plate_like, read_boxes
+from edge_alpr.still_reads import lowest_shown_score, plate_like, read_boxes
 from edge_alpr.types import Detections, PlateRead
 
 #: Plates less high than this are ignored in the second set of detection figures.
@@ -228,7 +228,7 @@ class StillsEvaluator:
         precision, recall, _ = self._all.pr_curve()
         # Every box of the plate-like lines is one a still shows, the confirmed ones under the
         # threshold included: those lines count from the lowest score shown.
-        shown = min(self.score_threshold, self.confirm_floor if self.confirm_floor is not None else 1.0)
+        shown = lowest_shown_score(self.score_threshold, self.confirm_floor)
         return StillsReport(
             images=self._all.num_images,
             score_threshold=self.score_threshold,
