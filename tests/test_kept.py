@@ -120,6 +120,12 @@ def test_every_shipped_labels_file_loads(path):
     for (image, _), label in labels.items():
         splits.setdefault(image, set()).add(label.split)
     assert all(len(s) == 1 for s in splits.values()), "a source image's boxes must share one split"
+    # one vehicle (one readable text) on both sides would put a trained-on plate into validation
+    sides = {}
+    for label in labels.values():
+        if label.status != "unreadable" and len(label.text) >= 5:
+            sides.setdefault(label.text, set()).add(label.split)
+    assert not [text for text, s in sides.items() if len(s) > 1], "a plate text on both sides of the split"
     # only training labels are fitted: validation figures stay those of the boxes a detector meets
     assert all(label.split == "train" and label.status == "ok" for label in labels.values() if label.tight_box)
     # an outline is the labelled plate itself: it lies mostly inside the box it was found in (a

@@ -97,7 +97,7 @@ def write_labels(labels: dict[BoxKey, KeptLabel], path: Path) -> None:
     with Path(path).open("w", encoding="utf-8") as fh:
         for (image, box), label in sorted(labels.items()):
             row = {"image": image, "box": list(box)}
-            row.update({k: v for k, v in asdict(label).items() if v is not None})
+            row.update({k: v for k, v in asdict(label).items() if v is not None and v is not False})  # added: only when true
             fh.write(json.dumps(row) + "\n")
 
 

@@ -1,0 +1,58 @@
+"""A blind third reading settles partial labels only where two readers agree on every character."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_alpr.datasets.kept import KeptLabel
+from edge_alpr.datasets.third_pass import load_answers, settle, write_pages
+from edge_alpr.errors import InputError
+
+
+def _key(image, n=0):
+    return image, (n, 0, n + 10, 5)
+
+
+def test_a_partial_becomes_ok_only_when_the_third_reader_is_sure_and_a_first_pass_agrees():
+    labels = {_key("a.jpg"): KeptLabel("KA01AB1234", "partial", "two", split="train"),
+              _key("b.jpg"): KeptLabel("KA01AB1284", "partial", "one", split="train"),
+              _key("c.jpg"): KeptLabel("TN22C1234", "partial", "one", split="train"),
+              _key("d.jpg"): KeptLabel("OD02X1234", "partial", "one", split="train"),
+              _key("e.jpg"): KeptLabel("OD02X1234", "ok", "one", split="val"),
+              _key("f.jpg"): KeptLabel("KL07B5555", "ok", "one", split="train")}
+    a = {_key("a.jpg"): KeptLabel("KA01AB1234", "ok"), _key("b.jpg"): KeptLabel("KA01AB1284", "ok"),
+         _key("c.jpg"): KeptLabel("TN22C1234", "partial"), _key("d.jpg"): KeptLabel("OD02X1234", "ok")}
+    b = {_key("a.jpg"): KeptLabel("KA01AB1231", "ok"), _key("b.jpg"): KeptLabel("KA01AB1234", "ok"),
+         _key("c.jpg"): KeptLabel("TN22C1234", "ok"), _key("d.jpg"): KeptLabel("OD02X1234", "partial")}
+    c = {_key("a.jpg"): KeptLabel("KA01AB1234", "ok"),  # agrees with pass A: settled
+         _key("b.jpg"): KeptLabel("KA01AB1294", "ok"),  # a third text: stays partial
+         _key("c.jpg"): KeptLabel("TN22C1234", "partial"),  # unsure: stays partial
+         _key("d.jpg"): KeptLabel("OD02X1234", "ok"),  # agreed, but that vehicle is in validation
+         _key("f.jpg"): KeptLabel("KL07B5556", "ok")}  # already ok: never touched
+    out, counts = settle(labels, a, b, c)
+    assert out[_key("a.jpg")] == KeptLabel("KA01AB1234", "ok", "two", split="train")
+    assert [out[_key(x)].status for x in ("b.jpg", "c.jpg", "d.jpg")] == ["partial"] * 3
+    assert out[_key("f.jpg")] == labels[_key("f.jpg")]
+    assert counts == {"settled two-line": 1, "no first-pass agreement": 1, "third reader unsure": 1,
+                      "text on the other split": 1}
+
+
+def test_pages_show_each_partial_of_the_split_once_and_answers_map_back_to_its_box(tmp_path, monkeypatch):
+    root = tmp_path / "sets" / "demo"
+    (root / "images").mkdir(parents=True)
+    cv2.imwrite(str(root / "images" / "0001.jpg"), np.full((200, 300, 3), 200, np.uint8))
+    labels = tmp_path / "demo.jsonl"
+    rows = [{"image": "images/0001.jpg", "box": [10, 10, 90, 50], "text": "KA01AB1234", "status": "partial", "split": "train"},
+            {"image": "images/0001.jpg", "box": [100, 10, 190, 50], "text": "KA01AB1235", "status": "ok", "split": "train"},
+            {"image": "images/0001.jpg", "box": [200, 100, 290, 150], "text": "KA01AB1236", "status": "partial", "split": "train"}]
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr("edge_alpr.datasets.third_pass.kept_labels_path", lambda name: labels)
+    pages = tmp_path / "pages"
+    assert write_pages("demo", "train", tmp_path / "sets", pages) == 2
+    assert len(list(pages.glob("demo_page*.png"))) == 1
+    (pages / "answers.jsonl").write_text('{"n": 2, "text": "ka 01 ab-1236", "status": "ok"}\n')
+    assert load_answers(pages) == {("images/0001.jpg", (200, 100, 290, 150)): KeptLabel("KA01AB1236", "ok")}
+    (pages / "answers.jsonl").write_text('{"n": 9, "text": "KA01AB1236", "status": "ok"}\n')
+    with pytest.raises(InputError, match=r"answers.jsonl:1: expected .*tile number"):
+        load_answers(pages)
