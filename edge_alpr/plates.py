@@ -9,6 +9,12 @@ Formats accepted (after :func:`normalise`, i.e. no spaces):
     2019) always print four digits (``0012``), but older plates print ``12``, so 1-4 digits
     are accepted (:data:`MIN_NUMBER_DIGITS`). Delhi's ``DL 3C AB 1234`` (RTO digit followed
     by a vehicle-category letter) is this same pattern with three series letters.
+``old`` — ``SS L NNN[N]``
+    The series before 1989, still on old vehicles: a state code and one letter as one
+    three-letter group, then 3-4 digits (``TNQ 3450``, ``APM 8896``). Older three-letter groups
+    that do not start with today's state code (``MRK``, ``TMX``) are not accepted: read as
+    ``unknown``. Requiring a state code keeps badges (``KTM 200``, ``TVS 125``) out, and
+    requiring three digits keeps out short fragments of lettering (``UPF19``).
 ``bh`` — ``YY BH NNNN LL``
     Bharat series (since 2021): ``YY`` the two-digit registration year, 21 up to this year;
     four digits, not all zeros; 1-2 letters from :data:`SERIES_LETTERS`.
@@ -144,6 +150,11 @@ def _build_formats() -> dict[str, tuple[_Piece, ...]]:
             _repeat("series", SERIES_LETTERS, range(0, 4)),
             _nonzero_digits("number", range(MIN_NUMBER_DIGITS, 5)),
         ),
+        "old": (
+            _literals("state", STATE_CODES),
+            _repeat("series", SERIES_LETTERS, range(1, 2)),
+            _nonzero_digits("number", range(3, 5)),
+        ),
         "bh": (
             _literals("year", years),
             _literals("bh", ["BH"]),
@@ -178,7 +189,7 @@ def normalise(text: str) -> str:
 
 
 def plate_format(text: str) -> PlateFormat:
-    """``"standard"``, ``"bh"`` or ``"unknown"`` for a plate text (normalised first)."""
+    """``"standard"``, ``"old"``, ``"bh"`` or ``"unknown"`` for a plate text (normalised first)."""
     text = normalise(text)
     for fmt, regex in _REGEXES.items():
         if regex.fullmatch(text):
@@ -187,7 +198,7 @@ def plate_format(text: str) -> PlateFormat:
 
 
 def is_valid(text: str) -> bool:
-    """True when the text is a standard or BH plate."""
+    """True when the text is a standard, old-series or BH plate."""
     return plate_format(text) != "unknown"
 
 
@@ -196,10 +207,13 @@ class PlateParts:
     """A valid plate split into its printed groups, e.g. ``("KA", "01", "AB", "1234")``."""
 
     plate_format: PlateFormat
-    groups: tuple[str, ...]  # standard: state, rto, series ("" when none), number; bh: year, "BH", number, letters
+    groups: tuple[str, ...]  # standard: state, rto, series ("" when none), number; old: state, series, number;
+    # bh: year, "BH", number, letters
 
     @property
     def display(self) -> str:
+        if self.plate_format == "old":  # printed as one three-letter group: "TNQ 3450"
+            return f"{self.groups[0]}{self.groups[1]} {self.groups[2]}"
         return " ".join(g for g in self.groups if g)
 
 

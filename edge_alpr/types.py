@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-PlateFormat = Literal["standard", "bh", "unknown"]
+PlateFormat = Literal["standard", "old", "bh", "unknown"]
 
 #: Characters a plate reader may emit, in the order of the recognizer's classes 1..36
 #: (class 0 is the CTC blank).

@@ -28,6 +28,14 @@ CLASS = {ch: i + 1 for i, ch in enumerate(ALPHABET)}
         ("TG09AB1234", "standard"),
         ("22BH1234AA", "bh"),
         ("21 BH 0001 A", "bh"),
+        ("TNQ 3450", "old"),  # the series before 1989: state code and a letter, one group
+        ("APM8896", "old"),
+        ("DLC 123", "old"),
+        ("MRK1234", "unknown"),  # an old group that is not a state code and a letter
+        ("KTM200", "unknown"),  # a motorcycle badge: KT is no state code
+        ("UPF19", "unknown"),  # too short for the old series: a fragment of lettering
+        ("TNQ0000", "unknown"),
+        ("TNQO1234", "unknown"),
         ("KA01AB0000", "unknown"),  # number all zeros
         ("KA00AB1234", "unknown"),  # RTO 00
         ("KA01ABCD1234", "unknown"),  # four series letters
@@ -65,12 +73,14 @@ def test_normalise(raw: str, expected: str) -> None:
         ("DL3CAB1234", ("DL", "3", "CAB", "1234")),
         ("KA11234", ("KA", "1", "", "1234")),  # ambiguous: prefer the 4-digit number
         ("22BH1234AA", ("22", "BH", "1234", "AA")),
+        ("TNQ3450", ("TN", "Q", "3450")),
     ],
 )
 def test_parse_groups(text: str, groups: tuple[str, ...]) -> None:
     parts = plates.parse(text)
     assert parts is not None and parts.groups == groups
-    assert parts.display == " ".join(g for g in groups if g)
+    printed = (groups[0] + groups[1], groups[2]) if parts.plate_format == "old" else groups  # "TNQ 3450"
+    assert parts.display == " ".join(g for g in printed if g)
 
 
 def test_parse_rejects_invalid() -> None:
@@ -106,7 +116,7 @@ def _mutations(text: str, rng: np.random.Generator) -> list[str]:
 def test_automaton_agrees_with_regex() -> None:
     """The decoder's automaton and is_valid come from one spec; check they accept the same strings."""
     rng = np.random.default_rng(1)
-    seeds = ["KA01AB1234", "DL3CAB1234", "22BH1234AA", "MH12A1", "TN091234", "25BH0007Z"]
+    seeds = ["KA01AB1234", "DL3CAB1234", "22BH1234AA", "MH12A1", "TN091234", "25BH0007Z", "TNQ3450", "APM889"]
     samples = [s for seed in seeds for s in _mutations(seed, rng)]
     samples += ["".join(rng.choice(list(ALPHABET), size=int(rng.integers(4, 12)))) for _ in range(300)]
     for text in samples:

@@ -43,9 +43,9 @@ def test_pages_show_each_partial_of_the_split_once_and_answers_map_back_to_its_b
     (root / "images").mkdir(parents=True)
     cv2.imwrite(str(root / "images" / "0001.jpg"), np.full((200, 300, 3), 200, np.uint8))
     labels = tmp_path / "demo.jsonl"
-    rows = [{"image": "images/0001.jpg", "box": [10, 10, 90, 50], "text": "KA01AB1234", "status": "partial", "split": "train"},
-            {"image": "images/0001.jpg", "box": [100, 10, 190, 50], "text": "KA01AB1235", "status": "ok", "split": "train"},
-            {"image": "images/0001.jpg", "box": [200, 100, 290, 150], "text": "KA01AB1236", "status": "partial", "split": "train"}]
+    rows = [{"image": "images/0001.jpg", "box": box, "text": text, "status": status, "split": "train"}
+            for box, text, status in (([10, 10, 90, 50], "KA01AB1234", "partial"), ([100, 10, 190, 50], "KA01AB1235", "ok"),
+                                      ([200, 100, 290, 150], "KA01AB1236", "partial"))]
     labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
     monkeypatch.setattr("edge_alpr.datasets.third_pass.kept_labels_path", lambda name: labels)
     pages = tmp_path / "pages"

@@ -63,6 +63,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--labelled-repeat", type=int, default=3,
                    help="times each two-line training crop of the sets labelled by eye (in_twowheelers, "
                         "in_odisha_traffic) is repeated: they are the only real two-line plates in quantity")
+    p.add_argument("--labelled-one-line-repeat", type=int, default=1,
+                   help="times each one-line training crop of those sets is repeated: the only real motorcycle "
+                        "plates in loose boxes, which the squarish crops' recognizer reads whole")
     p.add_argument("--context-fraction", type=float, default=0.3,
                    help="share of rendered plates pasted over a real plate of a training photo and cut with a "
                         "loose margin, surroundings included (training.reader_context)")
@@ -196,7 +199,8 @@ def whole_share(step: int, target: float, warmup: int) -> float:
 def training_crops(args: argparse.Namespace) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops as a run with ``args`` trains on them."""
     real_train, calib, val = load_real(args.datasets)
-    real_train += [c for c in real_train if c.source in LABELLED_SETS and c.layout == "two"] * (args.labelled_repeat - 1)
+    labelled = {layout: [c for c in real_train if c.source in LABELLED_SETS and c.layout == layout] for layout in ("one", "two")}
+    real_train += labelled["two"] * (args.labelled_repeat - 1) + labelled["one"] * (args.labelled_one_line_repeat - 1)
     for spec in args.extra:
         from edge_alpr.training.reader_data import load_manifest_crops
 
@@ -281,6 +285,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "two_line_whole": args.two_line_whole,
             "whole_warmup": getattr(args, "whole_warmup", 0),
             "labelled_repeat": args.labelled_repeat,
+            "labelled_one_line_repeat": args.labelled_one_line_repeat,
             "context_fraction": args.context_fraction if args.synthetic else 0.0,
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on); and the split=val "
                           "ok plates of the sets labelled by eye (in_twowheelers, in_odisha_traffic; metrics int8_<set>_val)",
