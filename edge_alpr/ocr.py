@@ -296,10 +296,11 @@ class EdgePlateReader:
 
 def _lacks_series(decoded: Decoded) -> bool:
     """Whether a reading could be a stacked plate read whole: that loses the series printed
-    under the state code (``MH022599`` for ``MH 02 EZ 2599``) or falls outside the grammar.
-    Most plates have a series, so most unsure readings skip the stacked look."""
+    under the state code (``MH022599`` for ``MH 02 EZ 2599``), blurs the block into one letter
+    (``RJA7795``, an old-series plate's shape) or falls outside the grammar. Most plates have a
+    series, so most unsure readings skip the stacked look."""
     parts = parse(decoded.text)
-    return parts is None or (parts.plate_format == "standard" and not parts.groups[2])
+    return parts is None or parts.plate_format == "old" or (parts.plate_format == "standard" and not parts.groups[2])
 
 
 class RapidOcrReader:
