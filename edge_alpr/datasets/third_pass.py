@@ -89,9 +89,9 @@ def load_answers(pages: Path) -> dict[BoxKey, KeptLabel]:
 def settle(labels: dict[BoxKey, KeptLabel], a: dict[BoxKey, KeptLabel], b: dict[BoxKey, KeptLabel],
            c: dict[BoxKey, KeptLabel]) -> tuple[dict[BoxKey, KeptLabel], Counter]:
     """``partial`` labels the third reading settles become ``ok`` (see the module's docstring)."""
-    texts_by_split: dict[str, set[str]] = {}
+    splits_of_text: dict[str, set[str | None]] = {}
     for label in labels.values():
-        texts_by_split.setdefault(label.split or "", set()).add(label.text)
+        splits_of_text.setdefault(label.text, set()).add(label.split)
     counts: Counter = Counter()
     out = dict(labels)
     for key, third in c.items():
@@ -99,12 +99,11 @@ def settle(labels: dict[BoxKey, KeptLabel], a: dict[BoxKey, KeptLabel], b: dict[
         if label is None or label.status != "partial":
             continue
         first = {p[key].text for p in (a, b) if key in p and p[key].status != "unreadable"}
-        other_side = set().union(*(t for s, t in texts_by_split.items() if s != label.split))
         if third.status != "ok":
             counts["third reader unsure"] += 1
         elif third.text not in first:
             counts["no first-pass agreement"] += 1
-        elif third.text in other_side:
+        elif splits_of_text.get(third.text, {label.split}) - {label.split}:
             counts["text on the other split"] += 1
         else:
             out[key] = replace(label, text=third.text, status="ok")

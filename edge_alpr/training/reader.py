@@ -285,7 +285,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "two_line_whole": args.two_line_whole,
             "whole_warmup": getattr(args, "whole_warmup", 0),
             "labelled_repeat": args.labelled_repeat,
-            "labelled_one_line_repeat": args.labelled_one_line_repeat,
+            "labelled_one_line_repeat": getattr(args, "labelled_one_line_repeat", 1),
             "context_fraction": args.context_fraction if args.synthetic else 0.0,
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on); and the split=val "
                           "ok plates of the sets labelled by eye (in_twowheelers, in_odisha_traffic; metrics int8_<set>_val)",
