@@ -22,6 +22,7 @@ from edge_alpr.evaluation.models import add_model_arguments, build_detector, con
 from edge_alpr.evaluation.rows import read_image, select_rows
 from edge_alpr.ocr import crop_plate
 from edge_alpr.service import build_reader
+from edge_alpr.still_reads import lowest_shown_score
 
 
 def box_rows(args: argparse.Namespace):
@@ -34,7 +35,7 @@ def box_rows(args: argparse.Namespace):
     for row in rows:
         image = read_image(row, args.manifest)
         found = detector.detect(image)
-        keep = found.scores >= (threshold if args.floor is None else min(threshold, args.floor))
+        keep = found.scores >= lowest_shown_score(threshold, args.floor)
         boxes, scores = found.boxes[keep], found.scores[keep]
         gt = np.array([p.outline for p in row.plates], dtype=np.float64).reshape(-1, 4)
         match = match_boxes(boxes, scores, gt, 0.5)

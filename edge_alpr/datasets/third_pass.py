@@ -30,6 +30,7 @@ from edge_alpr.datasets.kept import BoxKey, KeptLabel, box_key, kept_labels_path
 from edge_alpr.datasets.passes import write_labels
 from edge_alpr.datasets.tight_boxes import montage
 from edge_alpr.errors import InputError
+from edge_alpr.ocr import crop_plate
 
 PAGE = 6  # tiles per page, 2 x 3: each plate big enough to read every character
 MARGIN = 0.15
@@ -38,9 +39,7 @@ TILE_W = 420
 
 def _tile(image: np.ndarray, box, n: int) -> np.ndarray:
     """One plate, enlarged, above the same plate contrast-stretched (CLAHE), numbered; no text."""
-    x1, y1, x2, y2 = box
-    mx, my = int((x2 - x1) * MARGIN), int((y2 - y1) * MARGIN)
-    crop = image[max(0, y1 - my):y2 + my, max(0, x1 - mx):x2 + mx]
+    crop = crop_plate(image, box, MARGIN)
     scale = TILE_W / crop.shape[1]
     big = cv2.resize(crop, (TILE_W, max(1, int(crop.shape[0] * scale))), interpolation=cv2.INTER_CUBIC)[:260]
     grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
