@@ -18,13 +18,16 @@ import numpy as np
 from edge_alpr.ctc import Decoded, decode_ctc
 from edge_alpr.errors import ModelError
 from edge_alpr.ocr_views import (  # noqa: F401  (re-exported: the training draws these views)
+    LEVEL_MIN_ANGLE,
     RETRY_VIEWS,
     STACKED_MIN_ASPECT,
     TWO_LINE_MAX_ASPECT,
+    level,
     plate_windows,
     retry_views,
     split_two_lines,
     stacked_as_line,
+    tilt_angle,
 )
 from edge_alpr.plates import parse
 from edge_alpr.runtime import TFLiteModel, load_model_card, model_card_path
@@ -250,6 +253,17 @@ class EdgePlateReader:
         return decoded, self._recognizer(image).calibration(decoded)
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
+        decoded, confidence = self._read_views(crop_bgr)
+        if self.retry_unsure and not self._sure(decoded, confidence):
+            # Riders' plates hang tilted; the recognizer learnt plates within a few degrees of level.
+            angle = tilt_angle(crop_bgr)
+            if abs(angle) >= LEVEL_MIN_ANGLE:
+                decoded, confidence = self._surer((decoded, confidence), self._read_views(level(crop_bgr, angle)))
+        return _to_read(decoded, confidence, self.min_confidence)
+
+    def _read_views(self, crop_bgr: np.ndarray) -> tuple[Decoded, float]:
+        """The surest reading of a crop as it is: whole, as a stacked plate, and, with
+        ``retry_unsure``, tighter, looser and through windows."""
         decoded, confidence = self._read_layouts(crop_bgr)
         h, w = crop_bgr.shape[:2]
         if w >= STACKED_MIN_ASPECT * h and not self._sure(decoded, confidence) and _lacks_series(decoded):
@@ -260,20 +274,19 @@ class EdgePlateReader:
                 decoded, confidence = stacked, stacked_confidence
         if self.retry_unsure and not self._sure(decoded, confidence):
             for view in retry_views(crop_bgr):
-                decoded, confidence = self._surer(decoded, confidence, view)
+                decoded, confidence = self._surer((decoded, confidence), self._read_layouts(view))
             # A squarish crop is often a loose box round a small plate: look inside it too.
             for view in plate_windows(crop_bgr) if is_squarish(crop_bgr) else ():
                 if self._sure(decoded, confidence):
                     break
-                decoded, confidence = self._surer(decoded, confidence, view)
-        return _to_read(decoded, confidence, self.min_confidence)
-
-    def _surer(self, decoded: Decoded, confidence: float, view: np.ndarray) -> tuple[Decoded, float]:
-        """The surer of a reading and the reading of ``view``: one that fits the grammar first."""
-        other, other_confidence = self._read_layouts(view)
-        if (self._fits(other), other_confidence) > (self._fits(decoded), confidence):
-            return other, other_confidence
+                decoded, confidence = self._surer((decoded, confidence), self._read_layouts(view))
         return decoded, confidence
+
+    def _surer(self, reading: tuple[Decoded, float], other: tuple[Decoded, float]) -> tuple[Decoded, float]:
+        """The surer of two (reading, confidence) pairs: one that fits the grammar first."""
+        if (self._fits(other[0]), other[1]) > (self._fits(reading[0]), reading[1]):
+            return other
+        return reading
 
     def _read_layouts(self, crop_bgr: np.ndarray) -> tuple[Decoded, float]:
         decoded, confidence = self.decode(crop_bgr)

@@ -1,5 +1,6 @@
 """The views of a plate crop the reader looks at: the crop itself, a two-line plate as one line,
-a stacked plate as one line, a little tighter and looser, and windows inside a loose crop.
+a stacked plate as one line, a little tighter and looser, windows inside a loose crop, and a
+tilted plate turned level.
 
 Every view is plain image slicing and resizing; which views are read, and which reading is
 kept, is the reader's business (``ocr.EdgePlateReader.read``). Training draws two-line and
@@ -95,3 +96,51 @@ def plate_windows(crop_bgr: np.ndarray, windows=PLATE_WINDOWS) -> list[np.ndarra
             x0, y0 = (w - ww) // 2, (h - hh) // 2
             views.append(crop_bgr[y0 : y0 + hh, x0 : x0 + ww])
     return views
+
+
+#: Tilts the reader turns level, in degrees. Training tilts crops by a normal 2.5 degrees
+#: (``training.reader_data.jitter_crop``), so the recognizer knows plates within about twice that;
+#: a rider's plate hangs at 10-25 degrees. Beyond ``LEVEL_MAX_ANGLE`` a box is rarely a plate.
+LEVEL_MIN_ANGLE, LEVEL_MAX_ANGLE = 5.0, 30.0
+
+
+def tilt_angle(crop_bgr: np.ndarray, max_angle: float = LEVEL_MAX_ANGLE) -> float:
+    """The plate's tilt in degrees (counter-clockwise positive, as ``cv2.getRotationMatrix2D``
+    takes it), found as the rotation that makes the rows of horizontal edges sharpest: at the
+    right angle the tops and bottoms of the characters and the plate's edges each fall on few
+    rows. Searched every 3 degrees, then every degree around the best."""
+    grey = crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
+    h, w = grey.shape[:2]
+    if h < 8 or w < 8:
+        return 0.0
+    scale = 128.0 / max(h, w)
+    small = cv2.resize(grey, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+    edges = np.abs(cv2.Sobel(small.astype(np.float32), cv2.CV_32F, 0, 1, ksize=3))
+    sh, sw = edges.shape
+
+    def sharpness(angle: float) -> float:
+        turned = cv2.warpAffine(edges, cv2.getRotationMatrix2D((sw / 2, sh / 2), angle, 1.0), (sw, sh))
+        return float(np.sum(np.diff(turned.sum(axis=1)) ** 2))
+
+    coarse = max(np.arange(-max_angle, max_angle + 1e-6, 3.0), key=sharpness)
+    fine = [a for a in (coarse - 2, coarse - 1, coarse, coarse + 1, coarse + 2) if abs(a) <= max_angle]
+    return float(max(fine, key=sharpness))
+
+
+def level(crop_bgr: np.ndarray, angle: float) -> np.ndarray:
+    """``crop_bgr`` turned by ``angle`` degrees about its centre, cut to the plate when the crop
+    is its tilted box: a plate w x h tilted by t fills a box W = w cos t + h sin t wide and
+    H = w sin t + h cos t high, which gives w and h back. A loose box gives no sensible size;
+    the turned crop is then kept whole."""
+    h, w = crop_bgr.shape[:2]
+    t = np.radians(abs(angle))
+    c, s = np.cos(t), np.sin(t)
+    plate_w, plate_h = (w * c - h * s) / (c * c - s * s), (h * c - w * s) / (c * c - s * s)
+    if plate_h >= 0.25 * h and plate_w >= 0.5 * w:
+        # a little room round the plate, as the detector's crop margin gives
+        out_w, out_h = round(plate_w * 1.05), round(min(h, plate_h * 1.15))
+    else:
+        out_w, out_h = w, h
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    m[:, 2] += ((out_w - w) / 2, (out_h - h) / 2)
+    return cv2.warpAffine(crop_bgr, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
