@@ -488,27 +488,13 @@ def test_tight_box_fitting_finds_the_plate_inside_a_loose_box():
     assert found >= 4
 
 
-def _tilted(image, angle, rng):
-    """A plate turned by ``angle`` degrees in its own upright box, as a detector boxes a tilted
-    plate, with mottled dark surroundings in the corners."""
-    h, w = image.shape[:2]
-    t = np.radians(abs(angle))
-    W, H = int(np.ceil(w * np.cos(t) + h * np.sin(t))), int(np.ceil(w * np.sin(t) + h * np.cos(t)))
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    m[:, 2] += ((W - w) / 2, (H - h) / 2)
-    surroundings = cv2.resize(rng.integers(20, 90, (H // 8 + 1, W // 8 + 1, 3)).astype(np.uint8), (W, H))
-    turned = cv2.warpAffine(image, m, (W, H))
-    inside = cv2.warpAffine(np.full((h, w), 255, np.uint8), m, (W, H)) > 127
-    return np.where(inside[..., None], turned, surroundings)
-
-
 @pytest.mark.parametrize("layout", ["one", "two"])
 def test_tilt_angle_finds_how_far_a_plate_is_turned_and_level_undoes_it(layout):
     from edge_alpr.ocr_views import LEVEL_MAX_ANGLE, level, tilt_angle
+    from edge_alpr.training.reader_data import tilt  # as a detector boxes a tilted plate
 
-    rng = np.random.default_rng(93_000)
     for (_, plate), angle in zip(_rendered(93_000 + len(layout), 6, layout), (-22, -14, -8, 8, 14, 22)):
-        tilted = _tilted(plate, angle, rng)
+        tilted = tilt(plate, angle)
         found = tilt_angle(tilted)
         assert abs(found + angle) <= 2, (angle, found)  # turning back by -angle levels it
         assert abs(found) <= LEVEL_MAX_ANGLE
@@ -527,10 +513,11 @@ def test_tilt_angle_finds_how_far_a_plate_is_turned_and_level_undoes_it(layout):
 @needs_reader
 def test_an_unsure_tilted_plate_is_read_again_level(monkeypatch):
     from edge_alpr import ocr
+    from edge_alpr.training.reader_data import tilt
 
     reader = make_reader("edge", READER, min_confidence=0.5, square_model_path=SQUARE)
     rng = np.random.default_rng(94_000)
-    plates = [(text, _tilted(image, float(rng.choice([-1, 1]) * rng.uniform(12, 22)), rng))
+    plates = [(text, tilt(image, float(rng.choice([-1, 1]) * rng.uniform(12, 22))))
               for text, image in _rendered(94_000, 20, "one")]
     levelled = sum(reader.read(image).text == text for text, image in plates)
     monkeypatch.setattr(ocr, "LEVEL_MIN_ANGLE", float("inf"))

@@ -151,3 +151,27 @@ def test_the_whole_two_line_curriculum_starts_side_by_side_then_ramps_to_its_sha
     assert shares[:3] == [0.0, 0.0, 0.0]
     assert shares[3] == pytest.approx(0.4)
     assert shares[4] == shares[5] == pytest.approx(0.8)
+
+
+def test_a_tilted_crop_is_turned_inside_a_box_grown_to_hold_it_and_drawn_at_its_share(monkeypatch):
+    from edge_alpr.training import reader_data
+    from edge_alpr.training.reader_data import TILT_DEGREES, Crop, ReaderDataset, tilt
+
+    plate = np.zeros((40, 160, 3), np.uint8)
+    plate[15:25, 20:140] = 255  # a bar along the plate
+    turned = tilt(plate, 20.0)
+    c, s = np.cos(np.radians(20)), np.sin(np.radians(20))
+    assert turned.shape[:2] == (int(np.ceil(160 * s + 40 * c)), int(np.ceil(160 * c + 40 * s)))
+    rows, cols = np.nonzero(turned[..., 0] > 127)
+    assert np.polyfit(cols, rows, 1)[0] == pytest.approx(-np.tan(np.radians(20)), abs=0.03)  # counter-clockwise
+    assert turned[turned.shape[0] // 2, turned.shape[1] // 2, 0] == 255  # about its centre
+
+    angles = []
+    monkeypatch.setattr(reader_data, "tilt", lambda image, angle: angles.append(angle) or image)
+    dataset = ReaderDataset([], [Crop(plate, "KA01AB1234", "one", "synthetic")], synthetic_fraction=1.0,
+                            tilt_fraction=0.3)
+    for i in range(300):
+        dataset.sample(i)
+    assert 60 <= len(angles) <= 120
+    assert all(TILT_DEGREES[0] <= abs(a) <= TILT_DEGREES[1] for a in angles)
+    assert 0.3 < np.mean(np.array(angles) > 0) < 0.7  # both ways

@@ -69,6 +69,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--context-fraction", type=float, default=0.3,
                    help="share of rendered plates pasted over a real plate of a training photo and cut with a "
                         "loose margin, surroundings included (training.reader_context)")
+    p.add_argument("--tilt-fraction", type=float, default=0.0,
+                   help="share of training crops turned 6-25 degrees inside a box grown to hold them, as riders' plates hang")
     p.add_argument("--context-regions", type=int, default=800, help="real plate surroundings in that bank")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / "reader")
     p.add_argument("--models-dir", type=Path, default=common.DEFAULT_MODELS)
@@ -136,7 +138,7 @@ def train(args: argparse.Namespace) -> int:
 
         context = ContextBank.from_rows(training_rows(args.datasets), args.context_regions, args.seed)
     dataset = ReaderDataset(real_train, synthetic, args.synthetic_fraction, args.seed, args.two_line_whole,
-                            context, args.context_fraction)
+                            context, args.context_fraction, args.tilt_fraction)
 
     model = PlateRecognizer()
     if args.fine_tune:
@@ -287,6 +289,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "labelled_repeat": args.labelled_repeat,
             "labelled_one_line_repeat": getattr(args, "labelled_one_line_repeat", 1),
             "context_fraction": args.context_fraction if args.synthetic else 0.0,
+            "tilt_fraction": getattr(args, "tilt_fraction", 0.0),
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on); and the split=val "
                           "ok plates of the sets labelled by eye (in_twowheelers, in_odisha_traffic; metrics int8_<set>_val)",
             "history": history,

@@ -30,6 +30,9 @@ OPENLPR_TEXTS = kept_labels_path("openlpr")
 #: Real sets with boxes only whose texts were read by eye for this project, two passes each
 #: (``datasets/labels/``); the ``val`` split of each is fixed by source image.
 LABELLED_SETS = ("in_twowheelers", "in_odisha_traffic")
+#: How far ``ReaderDataset``'s tilted share is turned, either way: past what ``jitter_crop``'s
+#: small rotations cover, up to a rider's plate hanging from its holder.
+TILT_DEGREES = (6.0, 25.0)
 #: The margin round a labelled (loose) box, and round a ``tight_box``: about what a window round the plate leaves.
 LOOSE_MARGIN, TIGHT_MARGIN = 0.15, 0.05
 
@@ -184,6 +187,18 @@ def jitter_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpPerspective(image, rot @ persp, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
+def tilt(image: np.ndarray, angle: float) -> np.ndarray:
+    """``image`` turned by ``angle`` degrees inside its new upright box, as a detector boxes a
+    tilted plate (a rider's plate hangs at 10-25 degrees); the corners repeat the image's edges."""
+    h, w = image.shape[:2]
+    t = np.radians(abs(angle))
+    out_w = int(np.ceil(w * np.cos(t) + h * np.sin(t)))
+    out_h = int(np.ceil(w * np.sin(t) + h * np.cos(t)))
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    m[:, 2] += ((out_w - w) / 2, (out_h - h) / 2)
+    return cv2.warpAffine(image, m, (out_w, out_h), borderMode=cv2.BORDER_REPLICATE)
+
+
 def photometric(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     x = grey.astype(np.float32)
     x = (x - x.mean()) * rng.uniform(0.5, 1.4) + x.mean() + rng.uniform(-40, 40)
@@ -212,8 +227,10 @@ class ReaderDataset:
     """Mixes real and rendered crops; ``synthetic_fraction`` of each batch is rendered."""
 
     def __init__(self, real: list[Crop], synthetic: list[Crop], synthetic_fraction: float, seed: int = 0,
-                 two_line_whole: float = 0.0, context=None, context_fraction: float = 0.0):
+                 two_line_whole: float = 0.0, context=None, context_fraction: float = 0.0,
+                 tilt_fraction: float = 0.0):
         self.real, self.synthetic = real, synthetic
+        self.tilt_fraction = tilt_fraction
         self.fraction = synthetic_fraction if real and synthetic else (1.0 if synthetic else 0.0)
         self.seed, self.epoch = seed, 0
         self.two_line_whole = two_line_whole
@@ -228,6 +245,8 @@ class ReaderDataset:
         image = crop.image
         if pool is self.synthetic and rng.random() < self.context_fraction:
             image = self.context.place(image, rng)
+        if rng.random() < self.tilt_fraction:
+            image = tilt(image, float(rng.choice([-1.0, 1.0]) * rng.uniform(*TILT_DEGREES)))
         image = jitter_crop(image, rng)
         # The forms the reader gives two-line and stacked plates (ocr.split_two_lines, ocr.stacked_as_line).
         # ``two_line_whole`` of two-line plates are shown whole: the network's two feature rows
