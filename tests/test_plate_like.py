@@ -32,7 +32,7 @@ def _read(text: str, confidence: float, plate_format: str = "standard") -> Plate
     [
         (_read("KA01AB1234", 0.95), "indian", True),
         # Read a little unsurely: still a plate, shown though the daemon would not vote with it.
-        (_read("KA01AB1234", 0.1), "indian", True),
+        (_read("KA01AB1234", 0.3), "indian", True),
         (_read("KA01AB1234", PLATE_LIKE_MIN_CONFIDENCE), "indian", True),
         # Garbage forced into the grammar: the reader gives it no chance.
         (_read("TN98", PLATE_LIKE_MIN_CONFIDENCE / 2), "indian", False),
