@@ -227,8 +227,9 @@ class EdgePlateReader:
     """
 
     def __init__(self, model_path: str | Path, num_threads: int = 1, grammar: Grammar = "indian",
-                 min_confidence: float = 0.5, retry_unsure: bool = True, square_model_path: str | Path | None = None):
-        self.retry_unsure = retry_unsure
+                 min_confidence: float = 0.5, retry_unsure: bool = True, square_model_path: str | Path | None = None,
+                 level_min_angle: float = LEVEL_MIN_ANGLE):
+        self.retry_unsure, self.level_min_angle = retry_unsure, level_min_angle
         self.wide = Recognizer(model_path, num_threads)
         self.square = Recognizer(square_model_path, num_threads) if square_model_path else None
         #: Every model this reader runs, for whoever wraps or measures them (``bench pace``).
@@ -257,7 +258,7 @@ class EdgePlateReader:
         if self.retry_unsure and not self._sure(decoded, confidence):
             # Riders' plates hang tilted; the recognizer learnt plates within a few degrees of level.
             angle = tilt_angle(crop_bgr)
-            if abs(angle) >= LEVEL_MIN_ANGLE:
+            if abs(angle) >= self.level_min_angle:
                 decoded, confidence = self._surer((decoded, confidence), self._read_views(level(crop_bgr, angle)))
         return _to_read(decoded, confidence, self.min_confidence)
 

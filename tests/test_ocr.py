@@ -207,8 +207,7 @@ def test_an_unsure_crop_is_read_again_tighter_and_looser_and_the_surest_reading_
     from edge_alpr.ocr import RETRY_VIEWS, EdgePlateReader, retry_views
 
     monkeypatch.setattr(ocr, "STACKED_MIN_ASPECT", float("inf"))  # counts the tighter and looser looks only
-    monkeypatch.setattr(ocr, "LEVEL_MIN_ANGLE", float("inf"))
-    reader = EdgePlateReader(READER, min_confidence=0.5, retry_unsure=True)
+    reader = EdgePlateReader(READER, min_confidence=0.5, retry_unsure=True, level_min_angle=float("inf"))
     once = EdgePlateReader(READER, min_confidence=0.5, retry_unsure=False)
     shapes = []
     probabilities = reader.probabilities
@@ -511,20 +510,20 @@ def test_tilt_angle_finds_how_far_a_plate_is_turned_and_level_undoes_it(layout):
 
 
 @needs_reader
-def test_an_unsure_tilted_plate_is_read_again_level(monkeypatch):
+def test_an_unsure_tilted_plate_is_read_again_level():
     """Plates hanging 15-25 degrees, as riders' do. The wide model learnt plates within a few
     degrees of level, so alone it needs the level look; the square model learnt tilted plates
     too (``--tilt-fraction``) and reads them as they are."""
-    from edge_alpr import ocr
+    from edge_alpr.ocr import EdgePlateReader
     from edge_alpr.training.reader_data import tilt
 
     rng = np.random.default_rng(94_000)
     plates = [(text, tilt(image, float(rng.choice([-1, 1]) * rng.uniform(15, 25))))
               for text, image in _rendered(94_000, 30, "one")]
-    wide = make_reader("edge", READER, min_confidence=0.5)
-    both = make_reader("edge", READER, min_confidence=0.5, square_model_path=SQUARE)
+    wide = EdgePlateReader(READER, min_confidence=0.5)
+    never_level = EdgePlateReader(READER, min_confidence=0.5, level_min_angle=float("inf"))
+    both = EdgePlateReader(READER, min_confidence=0.5, square_model_path=SQUARE)
     levelled = sum(wide.read(image).text == text for text, image in plates)
-    monkeypatch.setattr(ocr, "LEVEL_MIN_ANGLE", float("inf"))
-    as_they_are = sum(wide.read(image).text == text for text, image in plates)
+    as_they_are = sum(never_level.read(image).text == text for text, image in plates)
     assert levelled >= 25 and levelled >= as_they_are + 6, (levelled, as_they_are)
     assert sum(both.read(image).text == text for text, image in plates) >= 25

@@ -7,7 +7,7 @@ Odisha traffic); with and without second looks. Then exact and character accurac
 no training used).
 
     python -m edge_alpr.bench.reader_heldout [MODELS_DIR ...] [--square TFLITE ...] [--datasets ../shared/datasets]
-                                             [--rendered 200]
+                                             [--rendered 200] [--compare-level]
 
 A plate is ~1 point of a set, and two training seeds differ by about 3 of the 342: compare
 readers on all sets together, not on the validation crops alone.
@@ -15,6 +15,7 @@ readers on all sets together, not on the validation crops alone.
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import get_args
 
@@ -66,7 +67,7 @@ def rendered(layout: str, n: int) -> list[tuple[np.ndarray, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edge_alpr.ocr import EdgePlateReader
+    from edge_alpr.ocr import LEVEL_MIN_ANGLE, EdgePlateReader
     from edge_alpr.synth.render import Layout
     from edge_alpr.training import common
 
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rendered", type=int, default=200, help="rendered plates per layout (0: none)")
     p.add_argument("--square", type=Path, action="append", default=[], metavar="TFLITE",
                    help="also measure each MODELS_DIR's reader with this recognizer for squarish images; repeatable")
+    p.add_argument("--compare-level", action="store_true",
+                   help="also read without turning tilted crops level, and time both in the same run")
     args = p.parse_args(argv)
 
     sets = held_out_sets(args.datasets) if (args.datasets / "in_plates").is_dir() else {}
@@ -83,22 +86,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.datasets}: no in_plates folder, real held-out sets skipped")
     synthetic = {layout: rendered(layout, args.rendered) for layout in get_args(Layout)} if args.rendered else {}
     for models, square in ((m, sq) for m in args.models for sq in [None, *args.square]):
-        for retry in (True, False):
+        looks = [("second looks", True, LEVEL_MIN_ANGLE), ("one look", False, LEVEL_MIN_ANGLE)]
+        if args.compare_level:
+            looks.insert(1, ("second looks, never level", True, float("inf")))
+        seconds = {}
+        for look, retry, level_min_angle in looks:
             reader = EdgePlateReader(models / "plate_reader_int8.tflite", num_threads=1, retry_unsure=retry,
-                                     square_model_path=square)
+                                     square_model_path=square, level_min_angle=level_min_angle)
+            start = time.perf_counter()
             reads = {name: [(reader.read(c.image).text, c) for c in crops] for name, crops in sets.items()}
+            seconds[look] = time.perf_counter() - start
             counts = {name: sum(text == c.text for text, c in pairs) for name, pairs in reads.items()}
             line = "  ".join(f"{name} {n}/{len(sets[name])}" for name, n in counts.items())
             if sets:
                 line += f"  all {sum(counts.values())}/{sum(len(c) for c in sets.values())}"
-            if retry and synthetic:
+            if sets:
+                line += f"  {1000 * seconds[look] / sum(len(c) for c in sets.values()):.1f} ms a crop"
+            if retry and synthetic and level_min_angle == LEVEL_MIN_ANGLE:
                 line += "  rendered " + "  ".join(
                     f"{layout} {sum(reader.read(image).text == text for image, text in plates)}/{len(plates)}"
                     for layout, plates in synthetic.items())
             name = f"{models} + square {square}" if square else str(models)
-            print(f"{name} ({'second looks' if retry else 'one look'}): {line}", flush=True)
-            if retry:
+            print(f"{name} ({look}): {line}", flush=True)
+            if retry and level_min_angle == LEVEL_MIN_ANGLE:
                 print("\n".join(breakdown(reads)), flush=True)
+        if args.compare_level and sets:
+            ratio = seconds["second looks"] / seconds["second looks, never level"]
+            print(f"  reading time, level looks on / never level: {ratio:.2f}x", flush=True)
     return 0
 
 
