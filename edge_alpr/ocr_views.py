@@ -138,9 +138,14 @@ def level(crop_bgr: np.ndarray, angle: float) -> np.ndarray:
     plate_w, plate_h = (w * c - h * s) / (c * c - s * s), (h * c - w * s) / (c * c - s * s)
     if plate_h >= 0.25 * h and plate_w >= 0.5 * w:
         # a little room round the plate, as the detector's crop margin gives
-        out_w, out_h = round(plate_w * 1.05), round(min(h, plate_h * 1.15))
-    else:
-        out_w, out_h = w, h
+        return turn(crop_bgr, angle, (round(plate_w * 1.05), round(min(h, plate_h * 1.15))))
+    return turn(crop_bgr, angle, (w, h))
+
+
+def turn(image: np.ndarray, angle: float, size: tuple[int, int]) -> np.ndarray:
+    """``image`` turned by ``angle`` degrees about its centre onto a canvas ``size`` (w, h) centred
+    on it; the corners repeat the image's edges."""
+    h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    m[:, 2] += ((out_w - w) / 2, (out_h - h) / 2)
-    return cv2.warpAffine(crop_bgr, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m[:, 2] += ((size[0] - w) / 2, (size[1] - h) / 2)
+    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         looks = [("second looks", True, LEVEL_MIN_ANGLE), ("one look", False, LEVEL_MIN_ANGLE)]
         if args.compare_level:
             looks.insert(1, ("second looks, never level", True, float("inf")))
-        seconds = {}
+        seconds, n_crops = {}, sum(len(c) for c in sets.values())
         for look, retry, level_min_angle in looks:
+            reported_in_full = look == "second looks"  # the daemon's own reading
             reader = EdgePlateReader(models / "plate_reader_int8.tflite", num_threads=1, retry_unsure=retry,
                                      square_model_path=square, level_min_angle=level_min_angle)
             start = time.perf_counter()
@@ -99,16 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             counts = {name: sum(text == c.text for text, c in pairs) for name, pairs in reads.items()}
             line = "  ".join(f"{name} {n}/{len(sets[name])}" for name, n in counts.items())
             if sets:
-                line += f"  all {sum(counts.values())}/{sum(len(c) for c in sets.values())}"
-            if sets:
-                line += f"  {1000 * seconds[look] / sum(len(c) for c in sets.values()):.1f} ms a crop"
-            if retry and synthetic and level_min_angle == LEVEL_MIN_ANGLE:
+                line += f"  all {sum(counts.values())}/{n_crops}  {1000 * seconds[look] / n_crops:.1f} ms a crop"
+            if reported_in_full and synthetic:
                 line += "  rendered " + "  ".join(
                     f"{layout} {sum(reader.read(image).text == text for image, text in plates)}/{len(plates)}"
                     for layout, plates in synthetic.items())
             name = f"{models} + square {square}" if square else str(models)
             print(f"{name} ({look}): {line}", flush=True)
-            if retry and level_min_angle == LEVEL_MIN_ANGLE:
+            if reported_in_full:
                 print("\n".join(breakdown(reads)), flush=True)
         if args.compare_level and sets:
             ratio = seconds["second looks"] / seconds["second looks, never level"]

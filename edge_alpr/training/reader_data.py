@@ -16,6 +16,7 @@ import numpy as np
 from edge_alpr.datasets.kept import apply_kept, kept_labels_path
 from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.ocr import crop_plate, preprocess, split_two_lines, stacked_as_line
+from edge_alpr.ocr_views import turn
 from edge_alpr.training.detector_data import is_val, reader_val_texts
 from edge_alpr.types import ALPHABET
 
@@ -192,11 +193,7 @@ def tilt(image: np.ndarray, angle: float) -> np.ndarray:
     tilted plate (a rider's plate hangs at 10-25 degrees); the corners repeat the image's edges."""
     h, w = image.shape[:2]
     t = np.radians(abs(angle))
-    out_w = int(np.ceil(w * np.cos(t) + h * np.sin(t)))
-    out_h = int(np.ceil(w * np.sin(t) + h * np.cos(t)))
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    m[:, 2] += ((out_w - w) / 2, (out_h - h) / 2)
-    return cv2.warpAffine(image, m, (out_w, out_h), borderMode=cv2.BORDER_REPLICATE)
+    return turn(image, angle, (int(np.ceil(w * np.cos(t) + h * np.sin(t))), int(np.ceil(w * np.sin(t) + h * np.cos(t)))))
 
 
 def photometric(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
