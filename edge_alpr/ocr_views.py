@@ -122,9 +122,12 @@ def tilt_angle(crop_bgr: np.ndarray, max_angle: float = LEVEL_MAX_ANGLE) -> floa
         turned = cv2.warpAffine(edges, cv2.getRotationMatrix2D((sw / 2, sh / 2), angle, 1.0), (sw, sh))
         return float(np.sum(np.diff(turned.sum(axis=1)) ** 2))
 
-    coarse = max(np.arange(-max_angle, max_angle + 1e-6, 3.0), key=sharpness)
-    fine = [a for a in (coarse - 2, coarse - 1, coarse, coarse + 1, coarse + 2) if abs(a) <= max_angle]
-    return float(max(fine, key=sharpness))
+    scores = {float(a): sharpness(a) for a in np.arange(-max_angle, max_angle + 1e-6, 3.0)}
+    coarse = max(scores, key=scores.get)
+    for a in (coarse - 2, coarse - 1, coarse + 1, coarse + 2):
+        if abs(a) <= max_angle:
+            scores[a] = sharpness(a)
+    return max(scores, key=scores.get)
 
 
 def level(crop_bgr: np.ndarray, angle: float) -> np.ndarray:
