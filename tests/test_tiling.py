@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from edge_alpr.bench.strategies import BenchFrame, Photo, Tally, choose_default, paste_vehicle, plate_buckets
+from edge_alpr.bench.strategies import Tally, choose_default, plate_buckets
+from edge_alpr.bench.strategy_frames import BenchFrame, Photo, paste_vehicle
 from edge_alpr.config.strategy import StrategyConfig
 from edge_alpr.errors import ConfigError
 from edge_alpr.tiling import (
