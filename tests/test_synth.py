@@ -48,15 +48,19 @@ def test_random_text_rejects_unknown_kind() -> None:
 @pytest.mark.parametrize(
     ("text", "options"),
     [
-        ("KA01AB1234", {(("KA", "01"), ("AB", "1234")), (("KA", "01", "AB"), ("1234",))}),
+        ("KA01AB1234", {(("KA", "01"), ("AB", "1234")), (("KA", "01", "AB"), ("1234",)),
+                        (("KA", "01", "A"), ("B", "1234")), (("KA",), ("01", "AB", "1234"))}),
+        ("KA01A1234", {(("KA", "01"), ("A", "1234")), (("KA", "01", "A"), ("1234",)), (("KA",), ("01", "A", "1234"))}),
         ("GJ051234", {(("GJ", "05"), ("1234",))}),
         ("22BH1234AA", {(("22", "BH"), ("1234", "AA"))}),
     ],
 )
 def test_two_line_splits_follow_real_plates(text: str, options: set) -> None:
     rng = np.random.default_rng(2)
-    seen = {plate_texts.split_lines(text, rng) for _ in range(60)}
-    assert seen == options
+    seen = [plate_texts.split_lines(text, rng) for _ in range(400)]
+    assert set(seen) == options
+    # every split keeps the text, top line first
+    assert all("".join(top + bottom) == text for top, bottom in seen)
 
 
 # --- rendering ------------------------------------------------------------------------------
