@@ -96,12 +96,10 @@ def split_lines(text: str, rng: np.random.Generator) -> tuple[tuple[str, ...], t
     if parts.plate_format != "standard" or not c:
         return (a, b), tuple(g for g in (c, d) if g)
     u = rng.random()
-    if len(c) >= 2 and u < SERIES_SPLIT_SHARE:
-        return (a, b, c[0]), (c[1:], d)
-    u -= SERIES_SPLIT_SHARE
-    if 0 <= u < SERIES_ON_TOP_SHARE:
+    if u < SERIES_SPLIT_SHARE:  # a one-letter series cannot split: it keeps the usual order
+        return ((a, b, c[0]), (c[1:], d)) if len(c) >= 2 else ((a, b), (c, d))
+    if u < SERIES_SPLIT_SHARE + SERIES_ON_TOP_SHARE:
         return (a, b, c), (d,)
-    u -= SERIES_ON_TOP_SHARE
-    if 0 <= u < STATE_ON_TOP_SHARE:
+    if u < SERIES_SPLIT_SHARE + SERIES_ON_TOP_SHARE + STATE_ON_TOP_SHARE:
         return (a,), (b, c, d)
     return (a, b), (c, d)

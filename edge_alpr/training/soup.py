@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets", type=Path, default=common.DEFAULT_DATASETS)
     p.add_argument("--seed", type=int, default=0, help="picks the crops the int8 export calibrates on")
     args = p.parse_args(argv)
-    common.setup_logging()
     try:
         if len(args.weights) < 2:
             raise InputError("soup: give at least two runs' weights")
