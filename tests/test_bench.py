@@ -494,3 +494,16 @@ def test_reader_heldout_counts_rendered_plates_per_layout_without_the_datasets(t
     assert set(counts) == {"one", "two", "stacked"}
     assert int(counts["one"]) >= 3  # clear enough rendered one-line plates are read
     assert "one look" in out
+
+
+def test_reader_heldout_lists_each_wrong_read_with_its_set_and_truth() -> None:
+    from types import SimpleNamespace
+
+    from edge_alpr.bench.reader_heldout import misses
+
+    one = SimpleNamespace(text="KA01AB1234", layout="one")
+    two = SimpleNamespace(text="TN07CY6229", layout="two")
+    lines = misses({"validation": [("KA01AB1234", one)], "twowheelers": [("TN07Y6229", two), ("", two)]})
+    assert len(lines) == 2  # the right read is not listed
+    assert "twowheelers" in lines[0] and "TN07CY6229" in lines[0] and lines[0].endswith("-> TN07Y6229")
+    assert lines[1].endswith("-> (nothing)")

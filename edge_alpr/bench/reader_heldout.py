@@ -7,7 +7,7 @@ Odisha traffic); with and without second looks. Then exact and character accurac
 no training used).
 
     python -m edge_alpr.bench.reader_heldout [MODELS_DIR ...] [--square TFLITE ...] [--datasets ../shared/datasets]
-                                             [--rendered 200] [--compare-level]
+                                             [--rendered 200] [--compare-level] [--misses]
 
 A plate is ~1 point of a set, and two training seeds differ by about 3 of the 342: compare
 readers on all sets together, not on the validation crops alone.
@@ -54,6 +54,13 @@ def breakdown(reads: dict[str, list[tuple[str, object]]]) -> list[str]:
     return lines
 
 
+def misses(reads: dict[str, list[tuple[str, object]]]) -> list[str]:
+    """Each wrong read, as ``set  layout  truth -> read``: which plates two readers swap is what
+    tells a recipe change from a seed's noise, as the totals alone cannot."""
+    return [f"    miss {name:14s} {crop.layout:3s} {crop.text:12s} -> {text or '(nothing)'}"
+            for name, pairs in reads.items() for text, crop in pairs if text != crop.text]
+
+
 def rendered(layout: str, n: int) -> list[tuple[np.ndarray, str]]:
     from edge_alpr.synth.degrade import degrade
     from edge_alpr.synth.render import Layout, render_plate
@@ -79,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="also measure each MODELS_DIR's reader with this recognizer for squarish images; repeatable")
     p.add_argument("--compare-level", action="store_true",
                    help="also read without turning tilted crops level, and time both in the same run")
+    p.add_argument("--misses", action="store_true", help="also list every wrong read of the real sets (second looks)")
     args = p.parse_args(argv)
 
     sets = held_out_sets(args.datasets) if (args.datasets / "in_plates").is_dir() else {}
@@ -109,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} ({look}): {line}", flush=True)
             if reported_in_full:
                 print("\n".join(breakdown(reads)), flush=True)
+                for line in misses(reads) if args.misses else ():
+                    print(line, flush=True)
         if args.compare_level and sets:
             ratio = seconds["second looks"] / seconds["second looks, never level"]
             print(f"  reading time, level looks on / never level: {ratio:.2f}x", flush=True)
