@@ -51,12 +51,24 @@ def test_only_ok_texts_become_plate_texts_but_every_label_gives_layout_colour_an
     ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "tight_box": [60, 10, 90, 30]}, "outside its box"),
     ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "plate_box": [0, 0, 9, 9]}, "plate_box .* outside"),
     ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01", "plate_box": "tight"}, "plate_box must be"),
+    ({"image": "images/a.jpg", "box": [10, 10, 50, 30], "text": "KA01AB1234", "agreed": True}, "'agreed' marks a partial"),
 ])
 def test_a_bad_label_line_names_the_file_line_and_what_was_expected(tmp_path, line, expected):
     good = {"image": "images/x.jpg", "box": [1, 2, 3, 4], "text": "KA01AB1234"}
     path = _write(tmp_path / "labels.jsonl", [good, line])
     with pytest.raises(InputError, match=f"labels.jsonl:2: .*{expected}"):
         load_kept(path)
+
+
+def test_an_agreed_partial_gives_its_text_only_to_whoever_asks_for_agreed_partials(tmp_path, manifest):
+    labels = load_kept(_write(tmp_path / "labels.jsonl", [
+        {"image": "images/a.jpg", "box": [10, 20, 60, 35], "text": "KA01AB1234", "status": "partial", "agreed": True},
+        {"image": "images/a.jpg", "box": [5, 50, 40, 62], "text": "KA01AB1Z34", "status": "partial"},
+    ]))
+    plain, = (r for r in with_kept(load_manifest(manifest), tmp_path.resolve(), labels) if r.image.name == "a.jpg")
+    agreed, = (r for r in with_kept(load_manifest(manifest), tmp_path.resolve(), labels, agreed=True) if r.image.name == "a.jpg")
+    assert [p.text for p in plain.plates] == [None, None]  # evaluation never sees a best guess as truth
+    assert [p.text for p in agreed.plates] == ["KA01AB1234", None]  # a partial that is not agreed stays out
 
 
 def test_a_tight_box_reaches_the_plate_only_with_an_ok_text(tmp_path, manifest):

@@ -175,3 +175,31 @@ def test_a_tilted_crop_is_turned_inside_a_box_grown_to_hold_it_and_drawn_at_its_
     assert 60 <= len(angles) <= 120
     assert all(TILT_DEGREES[0] <= abs(a) <= TILT_DEGREES[1] for a in angles)
     assert 0.3 < np.mean(np.array(angles) > 0) < 0.7  # both ways
+
+
+def test_agreed_partials_join_training_only_when_asked_and_never_the_calibration(tmp_path, monkeypatch):
+    import cv2
+
+    from edge_alpr.training.reader_data import _in_calibration
+
+    root = tmp_path / "sets" / "in_twowheelers"
+    (root / "images").mkdir(parents=True)
+    names = ["0001.jpg", "0002.jpg", "0012.jpg"]
+    assert [_in_calibration(n) for n in names] == [False, False, True]  # 0012 falls in the calibration slice
+    rows, labels = [], []
+    for name, text, status, agreed in (("0001.jpg", "KA01AB1234", "ok", False), ("0002.jpg", "TN22C4321", "partial", True),
+                                       ("0012.jpg", "OD02X1234", "partial", True)):
+        cv2.imwrite(str(root / "images" / name), np.full((80, 120, 3), 180, np.uint8))
+        rows.append({"image": f"images/{name}", "width": 120, "height": 80, "plates": [{"box": [20, 20, 100, 50], "text": None}]})
+        labels.append({"image": f"images/{name}", "box": [20, 20, 100, 50], "text": text, "status": status,
+                       "split": "train", **({"agreed": True} if agreed else {})})
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "in_twowheelers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in labels))
+    monkeypatch.setattr("edge_alpr.datasets.kept.LABELS_DIR", tmp_path / "labels")
+
+    train, calib, _ = load_real(tmp_path / "sets")
+    assert [c.text for c in train] == ["KA01AB1234"] and calib == []
+    train, calib, _ = load_real(tmp_path / "sets", agreed_partials=True)
+    assert sorted(c.text for c in train) == ["KA01AB1234", "TN22C4321"]
+    assert calib == []  # calibration measures how often a read is right: best guesses stay out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge_alpr.datasets.kept import KeptLabel
-from edge_alpr.datasets.third_pass import load_answers, settle, write_pages
+from edge_alpr.datasets.third_pass import agree, load_answers, load_readings, settle, write_pages
 from edge_alpr.errors import InputError
 
 
@@ -56,3 +56,35 @@ def test_pages_show_each_partial_of_the_split_once_and_answers_map_back_to_its_b
     (pages / "answers.jsonl").write_text('{"n": 9, "text": "KA01AB1236", "status": "ok"}\n')
     with pytest.raises(InputError, match=r"answers.jsonl:1: expected .*tile number"):
         load_answers(pages)
+
+
+def test_a_partial_is_agreed_only_when_every_reading_gives_one_valid_plate_text(tmp_path):
+    labels = {_key("a.jpg"): KeptLabel("KA01AB1234", "partial", "two", split="train"),
+              _key("b.jpg"): KeptLabel("KA01AB1284", "partial", "one", split="train"),
+              _key("c.jpg"): KeptLabel("TN22C1234", "partial", "one", split="val"),
+              _key("d.jpg"): KeptLabel("KL07B5555", "ok", "one", split="train"),
+              _key("e.jpg"): KeptLabel("OD02X1234", "partial", "one", split="train"),
+              _key("f.jpg"): KeptLabel("ABCD", "partial", "one", split="train")}
+    a = {_key(x): [KeptLabel(t, "partial")] for x, t in
+         (("a.jpg", "KA01AB1234"), ("b.jpg", "KA01AB1284"), ("c.jpg", "TN22C1234"), ("e.jpg", "OD02X1234"), ("f.jpg", "ABCD"))}
+    b = {**a, _key("b.jpg"): [KeptLabel("KA01AB1234", "partial")]}  # B reads one character otherwise
+    c = {k: v for k, v in a.items() if k != _key("e.jpg")}  # the third reading never saw e
+    c[_key("c.jpg")] = [KeptLabel("TN22C1234", "partial"), KeptLabel("", "unreadable")]  # read twice, once unreadable
+    out, counts = agree(labels, [a, b, c])
+    assert out[_key("a.jpg")] == KeptLabel("KA01AB1234", "partial", "two", split="train", agreed=True)
+    assert [out[_key(x)].agreed for x in ("b.jpg", "c.jpg", "e.jpg", "f.jpg")] == [False] * 4  # f: no Indian plate
+    assert out[_key("d.jpg")] == labels[_key("d.jpg")]  # an ok label is left alone
+    assert counts == {"agreed train two-line": 1, "not agreed train one-line": 3, "not agreed val one-line": 1}
+    with pytest.raises(InputError, match="3 readings"):
+        agree(labels, [a, b])
+
+
+def test_a_pass_file_may_read_a_plate_twice_and_a_bad_line_is_named(tmp_path):
+    path = tmp_path / "pass_c.jsonl"
+    rows = [{"set": "demo", "image": "images/1.jpg", "box": [1, 2, 3, 4], "text": t, "status": "partial"}
+            for t in ("KA01", "KA07")]
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*rows, {**rows[0], "set": "other"}]))
+    assert [r.text for r in load_readings(path, "demo")[("images/1.jpg", (1, 2, 3, 4))]] == ["KA01", "KA07"]
+    path.write_text('{"set": "demo", "image": "images/1.jpg"}\n')
+    with pytest.raises(InputError, match="pass_c.jsonl:1: expected"):
+        load_readings(path, "demo")

@@ -21,6 +21,12 @@ A label with ``"added": true`` is a plate the source left unboxed (the two-wheel
 two-wheelers only, not the bus or the scooter beside them), boxed and read by this project: it
 joins its image's plates, so a detector box on it is not scored as a false one.
 
+A ``partial`` label with ``"agreed": true`` is one that every blind reading (the two passes and
+the third, ``datasets/third_pass.py``) read as the same text, a text the Indian grammar accepts,
+though no reader was certain of every character. It stays ``partial``: out of every accuracy
+figure and of training by default; the reader's training takes it only when asked
+(``--agreed-partials``), as three readers' shared best guess.
+
 Only ``image``, ``box`` and ``text`` are required (``openlpr.jsonl`` has just those: every
 text in it was checked and is ``ok``). ``status`` is ``ok`` (every character certain),
 ``partial`` (some character uncertain: the text is a best guess, kept out of accuracy
@@ -59,6 +65,7 @@ class KeptLabel:
     tight_box: tuple[int, int, int, int] | None = None
     plate_box: tuple[int, int, int, int] | None = None
     added: bool = False  # a plate the source did not box
+    agreed: bool = False  # partial, but every blind reading gave this text
 
 
 def box_key(image: str, box) -> BoxKey:
@@ -94,7 +101,8 @@ def load_kept(path: Path, dataset: str | None = None) -> dict[BoxKey, KeptLabel]
             raise InputError(f"{where}: box has {len(key[1])} numbers, expected 4")
         label = KeptLabel(text, r.get("status", "ok"), r.get("layout"), r.get("background"), r.get("ink"),
                           r.get("split"), _inner_box(r.get("tight_box"), key[1], f"{where}: tight_box"),
-                          _inner_box(r.get("plate_box"), key[1], f"{where}: plate_box"), r.get("added", False) is True)
+                          _inner_box(r.get("plate_box"), key[1], f"{where}: plate_box"), r.get("added", False) is True,
+                          r.get("agreed", False) is True)
         _check(label, where)
         if key in labels:
             raise InputError(f"{where}: box {list(key[1])} of {key[0]} is labelled twice")
@@ -131,13 +139,17 @@ def _check(label: KeptLabel, where: str) -> None:
         raise InputError(f"{where}: layout must be 'one' or 'two', got {label.layout!r}")
     if label.background is not None and label.background not in BACKGROUNDS:
         raise InputError(f"{where}: background must be one of {', '.join(BACKGROUNDS)}, got {label.background!r}")
+    if label.agreed and label.status != "partial":
+        raise InputError(f"{where}: 'agreed' marks a partial label, but this one is {label.status!r}")
     if label.split not in (None, "train", "val"):
         raise InputError(f"{where}: split must be 'train' or 'val', got {label.split!r}")
 
 
-def with_kept(rows: list[ManifestRow], root: Path, labels: dict[BoxKey, KeptLabel]) -> list[ManifestRow]:
-    """``rows`` with the labelled plates given their text (``ok`` labels only), layout and
-    background, and each labelled image its split. A text a manifest already has is kept."""
+def with_kept(rows: list[ManifestRow], root: Path, labels: dict[BoxKey, KeptLabel],
+              agreed: bool = False) -> list[ManifestRow]:
+    """``rows`` with the labelled plates given their text (``ok`` labels only, and with ``agreed``
+    the ``agreed`` partials too), layout and background, and each labelled image its split. A
+    text a manifest already has is kept."""
     added: dict[str, list[tuple[int, ...]]] = {}
     for (image, box), label in labels.items():
         if label.added:
@@ -154,7 +166,7 @@ def with_kept(rows: list[ManifestRow], root: Path, labels: dict[BoxKey, KeptLabe
                 plates.append(p)
                 continue
             splits.add(label.split)
-            text = p.text or (label.text if label.status == "ok" else None)
+            text = p.text or (label.text if label.status == "ok" or (agreed and label.agreed) else None)
             plates.append(replace(p, text=text, layout=p.layout or label.layout,
                                   background=p.background or label.background,
                                   tight_box=label.tight_box if label.status == "ok" else None,
@@ -164,9 +176,10 @@ def with_kept(rows: list[ManifestRow], root: Path, labels: dict[BoxKey, KeptLabe
     return out
 
 
-def apply_kept(rows: list[ManifestRow], manifest: Path) -> list[ManifestRow]:
-    """The kept labels of the dataset a manifest belongs to (its folder's name), if the project keeps any."""
+def apply_kept(rows: list[ManifestRow], manifest: Path, agreed: bool = False) -> list[ManifestRow]:
+    """The kept labels of the dataset a manifest belongs to (its folder's name), if the project
+    keeps any; with ``agreed``, the ``agreed`` partials' texts too (see ``with_kept``)."""
     root = Path(manifest).resolve().parent
     if not has_kept_labels(root.name):
         return rows
-    return with_kept(rows, root, load_kept(kept_labels_path(root.name)))
+    return with_kept(rows, root, load_kept(kept_labels_path(root.name)), agreed)

@@ -12,6 +12,13 @@ vehicle in another frame) is not taken, so validation stays unseen.
     # a reader writes /tmp/p3/answers.jsonl: {"n": 3, "text": "KA01AB1234", "status": "ok"} per tile
     python -m edge_alpr.datasets.third_pass settle --dataset in_twowheelers --pages /tmp/p3 \
         --pass-a docs/labelling/pass_a.jsonl --pass-b docs/labelling/pass_b.jsonl --record docs/labelling/pass_c.jsonl
+
+A plate still ``partial`` that all three readings gave the same text (none of them certain of every
+character) is marked ``agreed``: three readers' shared best guess, which the reader's training may
+take (``--agreed-partials``) and no accuracy figure counts as truth. ``agree`` marks them:
+
+    python -m edge_alpr.datasets.third_pass agree --dataset in_twowheelers \
+        --passes docs/labelling/pass_a.jsonl docs/labelling/pass_b.jsonl docs/labelling/pass_c.jsonl
 """
 from __future__ import annotations
 
@@ -31,6 +38,7 @@ from edge_alpr.datasets.passes import write_labels
 from edge_alpr.datasets.tight_boxes import montage
 from edge_alpr.errors import InputError
 from edge_alpr.ocr import crop_plate
+from edge_alpr.plates import parse
 
 PAGE = 6  # tiles per page, 2 x 3: each plate big enough to read every character
 MARGIN = 0.15
@@ -105,8 +113,50 @@ def settle(labels: dict[BoxKey, KeptLabel], a: dict[BoxKey, KeptLabel], b: dict[
         elif splits_of_text.get(third.text, {label.split}) - {label.split}:
             counts["text on the other split"] += 1
         else:
-            out[key] = replace(label, text=third.text, status="ok")
+            out[key] = replace(label, text=third.text, status="ok", agreed=False)
             counts[f"settled {label.layout or '?'}-line"] += 1
+    return out, counts
+
+
+#: ``agree`` needs this many readings of a plate: the two passes and the blind third.
+AGREE_READINGS = 3
+
+
+def load_readings(path: Path, dataset: str) -> dict[BoxKey, list[KeptLabel]]:
+    """Every reading in a pass file of one dataset's plates, by image and box. A file may hold
+    more than one reading of a plate (the validation partials were read blind twice)."""
+    out: dict[BoxKey, list[KeptLabel]] = {}
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            if r.get("set", dataset) == dataset:
+                out.setdefault(box_key(r["image"], r["box"]), []).append(KeptLabel(str(r["text"]), r.get("status", "ok")))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise InputError(f'{path}:{n}: expected {{"image", "box", "text", "status"}}: {e}') from None
+    return out
+
+
+def agree(labels: dict[BoxKey, KeptLabel],
+          passes: list[dict[BoxKey, list[KeptLabel]]]) -> tuple[dict[BoxKey, KeptLabel], Counter]:
+    """Each ``partial`` label marked ``agreed`` exactly when every one of ``passes`` read it
+    (``load_readings``), no reading called it unreadable, all gave one text and the Indian
+    grammar accepts that text (a shared misreading of a hidden character rarely makes a valid
+    plate); the label takes that text."""
+    if len(passes) < AGREE_READINGS:
+        raise InputError(f"agree needs the {AGREE_READINGS} readings of each plate, got {len(passes)} pass files")
+    counts: Counter = Counter()
+    out = dict(labels)
+    for key, label in labels.items():
+        if label.status != "partial":
+            continue
+        readings = [r for p in passes for r in p.get(key, ())]
+        texts = {r.text for r in readings}
+        shared = (all(key in p for p in passes) and all(r.status != "unreadable" for r in readings)
+                  and len(texts) == 1 and parse(next(iter(texts))) is not None)
+        out[key] = replace(label, text=next(iter(texts)), agreed=True) if shared else replace(label, agreed=False)
+        counts[f"{'agreed' if shared else 'not agreed'} {label.split} {label.layout or '?'}-line"] += 1
     return out, counts
 
 
@@ -119,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     settle_cmd.add_argument("--pass-a", type=Path, required=True)
     settle_cmd.add_argument("--pass-b", type=Path, required=True)
     settle_cmd.add_argument("--record", type=Path, help="append the third reading here, in the passes' format")
-    for p in (pages, settle_cmd):
+    agree_cmd = sub.add_parser("agree", help="mark the partial plates every reading gave one text as 'agreed'")
+    agree_cmd.add_argument("--passes", type=Path, nargs="+", required=True, help="every reading's file (pass_a, pass_b, pass_c)")
+    for p in (pages, settle_cmd, agree_cmd):
         p.add_argument("--dataset", required=True)
         p.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     pages.add_argument("--out", type=Path, required=True)
@@ -130,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.dataset}: {write_pages(args.dataset, args.split, args.datasets, args.out)} plates -> {args.out}")
             return 0
         path = kept_labels_path(args.dataset)
+        if args.command == "agree":
+            labels, counts = agree(load_kept(path), [load_readings(f, args.dataset) for f in args.passes])
+            write_labels(labels, path)
+            print(f"{args.dataset}: {dict(sorted(counts.items()))}")
+            return 0
         third = load_answers(args.pages)
         labels, counts = settle(load_kept(path), load_kept(args.pass_a, args.dataset),
                                 load_kept(args.pass_b, args.dataset), third)

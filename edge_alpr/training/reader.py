@@ -66,6 +66,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--labelled-one-line-repeat", type=int, default=1,
                    help="times each one-line training crop of those sets is repeated: the only real motorcycle "
                         "plates in loose boxes, which the squarish crops' recognizer reads whole")
+    p.add_argument("--agreed-partials", action="store_true",
+                   help="also train on the labelled sets' 'agreed' partial plates: every blind reading gave the "
+                        "same text, no reader was certain of every character (datasets.third_pass agree)")
     p.add_argument("--context-fraction", type=float, default=0.3,
                    help="share of rendered plates pasted over a real plate of a training photo and cut with a "
                         "loose margin, surroundings included (training.reader_context)")
@@ -200,7 +203,7 @@ def whole_share(step: int, target: float, warmup: int) -> float:
 
 def training_crops(args: argparse.Namespace) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops as a run with ``args`` trains on them."""
-    real_train, calib, val = load_real(args.datasets)
+    real_train, calib, val = load_real(args.datasets, getattr(args, "agreed_partials", False))
     labelled = {layout: [c for c in real_train if c.source in LABELLED_SETS and c.layout == layout] for layout in ("one", "two")}
     real_train += labelled["two"] * (args.labelled_repeat - 1) + labelled["one"] * (args.labelled_one_line_repeat - 1)
     for spec in args.extra:
@@ -288,6 +291,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "whole_warmup": getattr(args, "whole_warmup", 0),
             "labelled_repeat": args.labelled_repeat,
             "labelled_one_line_repeat": getattr(args, "labelled_one_line_repeat", 1),
+            "agreed_partials": getattr(args, "agreed_partials", False),
             "context_fraction": args.context_fraction if args.synthetic else 0.0,
             "tilt_fraction": getattr(args, "tilt_fraction", 0.0),
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on); and the split=val "
@@ -353,7 +357,7 @@ def recalibrate(args: argparse.Namespace) -> int:
     if not card_path.is_file():
         raise SystemExit(f"{card_path}: no model card to recalibrate")
     card = json.loads(card_path.read_text())
-    real_train, calib, val = load_real(args.datasets)
+    real_train, calib, val = load_real(args.datasets, card.get("training", {}).get("agreed_partials", False))
     calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val), load_labelled_val(args.datasets))
     log.info("recalibrated %s: %s", card_path, card["calibration"])
     return 0
@@ -372,7 +376,7 @@ def re_export(args: argparse.Namespace) -> int:
     model = PlateRecognizer()
     # The input size the weights were trained at, not today's default: an older reader keeps its own.
     input_hw = tuple(common.load_fp16_weights(model, weights).get("input", (INPUT_H, INPUT_W)))
-    real_train, calib, val = load_real(args.datasets)
+    real_train, calib, val = load_real(args.datasets, card.get("training", {}).get("agreed_partials", False))
     synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction)
     paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed, input_hw, args.name)
     card["files"] = {k: p.name for k, p in paths.items()} | {"float_weights": weights.name}

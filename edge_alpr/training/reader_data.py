@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -51,10 +51,12 @@ def _ok_text(text: str | None) -> bool:
     return bool(text) and all(c in CHAR_INDEX for c in text) and 2 <= len(text) <= 12
 
 
-def load_real(datasets_dir: Path) -> tuple[list[Crop], list[Crop], list[Crop]]:
+def load_real(datasets_dir: Path, agreed_partials: bool = False) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops. Validation is in_plates' own val split with status
     ok; calibration a fixed slice of the rest; photos in the detector's validation split and
-    plates whose text is in the reader's validation set are never used for training."""
+    plates whose text is in the reader's validation set are never used for training. With
+    ``agreed_partials`` the training crops also take the labelled sets' ``agreed`` partials
+    (``datasets.kept``); calibration never does, since it measures how often a read is right."""
     train, calib, val = [], [], []
     held = reader_val_texts(datasets_dir)
     labels = datasets_dir / "in_plates" / "labels.jsonl"
@@ -75,10 +77,14 @@ def load_real(datasets_dir: Path) -> tuple[list[Crop], list[Crop], list[Crop]]:
         manifest = datasets_dir / name / "manifest.jsonl"
         if not manifest.is_file():
             continue
-        for row in apply_kept(load_manifest(manifest), manifest):
+        rows = load_manifest(manifest)
+        for row, with_agreed in zip(apply_kept(rows, manifest), apply_kept(rows, manifest, agreed_partials)):
             if is_val(row, name, held):
                 continue
-            (calib if _in_calibration(row.image.name) else train).extend(row_crops(row, name, held))
+            if _in_calibration(row.image.name):
+                calib.extend(row_crops(row, name, held))
+            else:
+                train.extend(row_crops(with_agreed, name, held))
     return train, calib, val
 
 
@@ -91,6 +97,22 @@ def load_labelled_val(datasets_dir: Path) -> dict[str, list[Crop]]:
         if manifest.is_file():
             rows = [r for r in apply_kept(load_manifest(manifest), manifest) if r.split == "val"]
             out[name] = [crop for row in rows for crop in row_crops(row, name)]
+    return out
+
+
+def load_agreed_val(datasets_dir: Path) -> list[Crop]:
+    """The labelled sets' validation plates whose label is an ``agreed`` partial (``datasets.kept``):
+    three readers' shared best guess, a softer measure than the ``ok`` plates, reported apart."""
+    out = []
+    for name in LABELLED_SETS:
+        manifest = datasets_dir / name / "manifest.jsonl"
+        if not manifest.is_file():
+            continue
+        rows = load_manifest(manifest)
+        for row, with_agreed in zip(apply_kept(rows, manifest), apply_kept(rows, manifest, agreed=True)):
+            if row.split == "val":
+                agreed_only = tuple(q for p, q in zip(row.plates, with_agreed.plates) if q.text and not p.text)
+                out.extend(row_crops(replace(with_agreed, plates=agreed_only), name))
     return out
 
 
