@@ -77,8 +77,7 @@ def load_real(datasets_dir: Path, agreed_partials: bool = False) -> tuple[list[C
         manifest = datasets_dir / name / "manifest.jsonl"
         if not manifest.is_file():
             continue
-        rows = load_manifest(manifest)
-        for row, with_agreed in zip(apply_kept(rows, manifest), apply_kept(rows, manifest, agreed_partials)):
+        for row, with_agreed in _kept_rows(manifest, agreed_partials):
             if is_val(row, name, held):
                 continue
             if _in_calibration(row.image.name):
@@ -86,6 +85,14 @@ def load_real(datasets_dir: Path, agreed_partials: bool = False) -> tuple[list[C
             else:
                 train.extend(row_crops(with_agreed, name, held))
     return train, calib, val
+
+
+def _kept_rows(manifest: Path, agreed: bool) -> list[tuple]:
+    """Each manifest row with the kept ``ok`` texts, beside the same row with the ``agreed``
+    partials' texts too (``datasets.kept.with_kept``); without ``agreed``, the row twice."""
+    rows = load_manifest(manifest)
+    kept = apply_kept(rows, manifest)
+    return list(zip(kept, apply_kept(rows, manifest, agreed=True) if agreed else kept))
 
 
 def load_labelled_val(datasets_dir: Path) -> dict[str, list[Crop]]:
@@ -108,8 +115,7 @@ def load_agreed_val(datasets_dir: Path) -> list[Crop]:
         manifest = datasets_dir / name / "manifest.jsonl"
         if not manifest.is_file():
             continue
-        rows = load_manifest(manifest)
-        for row, with_agreed in zip(apply_kept(rows, manifest), apply_kept(rows, manifest, agreed=True)):
+        for row, with_agreed in _kept_rows(manifest, agreed=True):
             if row.split == "val":
                 agreed_only = tuple(q for p, q in zip(row.plates, with_agreed.plates) if q.text and not p.text)
                 out.extend(row_crops(replace(with_agreed, plates=agreed_only), name))
