@@ -3,6 +3,7 @@ find plates by colour and read them by hue, scored against the video's truth."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -121,6 +122,21 @@ def test_undetected_plate_is_missed(clip):
     report = evaluate_video(path, truth, AppConfig(), ColourDetector(blind_to="blue"), HueReader())
     assert _status(report) == {"KA01AB1234": "correct", "MH12DE5678": "correct", "TN09BC4321": "missed"}
     assert report.match.missed == 1
+
+
+def test_outcomes_are_counted_per_plate_layout(clip):
+    path, truth = clip
+    # The same video, its blue plate taken as a two-line one (say a scooter's), which the detector misses.
+    two_line = replace(truth, vehicles=tuple(replace(v, layout="two") if v.plate == "TN09BC4321" else v
+                                             for v in truth.vehicles))
+    report = evaluate_video(path, two_line, AppConfig(), ColourDetector(blind_to="blue"), HueReader(),
+                            single_frame=False)
+    assert report.by_layout() == {"one": {"vehicles": 2, "correct": 2, "wrong_text": 0, "missed": 0},
+                                  "two": {"vehicles": 1, "correct": 0, "wrong_text": 0, "missed": 1}}
+    assert {v["plate"]: v["layout"] for v in report.to_json()["per_vehicle"]}["TN09BC4321"] == "two"
+    text = video_eval.format_report(report, "header")
+    line = next(line for line in text.splitlines() if line.strip().startswith("two-line plates"))
+    assert line.split()[2:] == ["0", "0.0%", "of", "1", "vehicles", "(0", "wrong", "text,", "1", "missed)"]
 
 
 def test_single_frame_comparison_can_be_skipped(clip):

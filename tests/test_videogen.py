@@ -166,14 +166,15 @@ def test_cli_names_a_missing_datasets_folder(tmp_path, capsys):
 
 
 def test_real_validation_photos(datasets_dir):
-    from edge_alpr.datasets.manifest import load_manifest
-    from edge_alpr.training.detector_data import is_val, reader_val_texts
+    from edge_alpr.training.detector_data import detector_rows, is_val, reader_val_texts
 
     refs = photos.validation_photos(datasets_dir)
     assert refs and {r.dataset for r in refs} <= set(photos.REAL_SETS)
     held = reader_val_texts(datasets_dir)
     val_images = {
         row.image for name in photos.REAL_SETS
-        for row in load_manifest(datasets_dir / name / "manifest.jsonl") if is_val(row, name, held)
+        for row in detector_rows(datasets_dir, name) if is_val(row, name, held)
     }
     assert all(r.image in val_images and r.text for r in refs)
+    # The sets labelled by eye lend their two-line plates, with the project's texts.
+    assert {"in_twowheelers", "in_odisha_traffic"} <= {r.dataset for r in refs if r.layout == "two"}

@@ -157,6 +157,7 @@ class VideoReport:
     events: tuple[ObservedEvent, ...]
     single_frame: SingleFrameFigures | None
     latency_ms: dict[str, float]  # per frame through Pipeline.process: mean, p50, p95
+    layouts: tuple[str, ...] = ()  # each truth vehicle's plate layout, in the order of match.vehicles
 
     @property
     def vehicles(self) -> int:
@@ -172,6 +173,17 @@ class VideoReport:
             return None
         return self.per_vehicle_accuracy - self.single_frame.single_frame_accuracy
 
+    def by_layout(self) -> dict[str, dict[str, int]]:
+        """Per plate layout (one / two-line): vehicles and how many were correct, wrong or missed.
+        Two-line plates (two-wheelers, autos, trucks) are read quite differently, so a video's one
+        figure can hide a layout the daemon fails on."""
+        out: dict[str, dict[str, int]] = {}
+        for layout, vehicle in zip(self.layouts, self.match.vehicles):
+            counts = out.setdefault(layout, {"vehicles": 0, "correct": 0, "wrong_text": 0, "missed": 0})
+            counts["vehicles"] += 1
+            counts[vehicle.status] += 1
+        return dict(sorted(out.items()))
+
     def to_json(self) -> dict:
         return {
             "video": self.video,
@@ -185,13 +197,14 @@ class VideoReport:
             "false_events": len(self.match.false_events),
             "duplicate_events": len(self.match.duplicate_events),
             "per_vehicle_accuracy": self.per_vehicle_accuracy,
+            "by_layout": self.by_layout(),
             "single_frame": None if self.single_frame is None else asdict(self.single_frame),
             "temporal_gain": self.temporal_gain,
             "latency_ms_per_frame": self.latency_ms,
             "per_vehicle": [
-                {"plate": v.plate, "first_frame": v.first_frame, "last_frame": v.last_frame, "status": v.status,
+                {"plate": v.plate, "layout": layout, "first_frame": v.first_frame, "last_frame": v.last_frame, "status": v.status,
                  "events": [self.events[e].plate for e in v.events]}
-                for v in self.match.vehicles
+                for layout, v in zip(self.layouts or ("unknown",) * self.vehicles, self.match.vehicles)
             ],
             "events": [asdict(e) for e in self.events],
         }
@@ -229,7 +242,8 @@ def evaluate_video(video: Path, truth: VideoTruth, cfg: AppConfig, detector: Det
     match = match_events([(e.plate, e.first_frame, e.last_frame) for e in events],
                          [(v.plate, v.first_frame, v.last_frame) for v in truth.vehicles], EVENT_FRAME_SLACK)
     return VideoReport(video.name, len(times), truth.frames, pipeline.counters.detected, match, events,
-                       scorer.figures() if scorer is not None else None, latency_summary(times))
+                       scorer.figures() if scorer is not None else None, latency_summary(times),
+                       tuple(v.layout for v in truth.vehicles))
 
 
 def _check_size(image: np.ndarray, truth: VideoTruth, video: Path) -> None:
@@ -265,6 +279,9 @@ def format_report(report: VideoReport, header: str) -> str:
              f"  {'missed':<30}{m.missed:>5}",
              f"  {'false events':<30}{len(m.false_events):>5}",
              f"  {'duplicate events':<30}{len(m.duplicate_events):>5}"]
+    for layout, c in report.by_layout().items():
+        lines.append(f"  {layout + '-line plates':<30}{c['correct']:>5}  {_pct(c['correct'] / c['vehicles'])} of "
+                     f"{c['vehicles']} vehicles ({c['wrong_text']} wrong text, {c['missed']} missed)")
     s = report.single_frame
     if s is not None:
         lines += ["", "single-frame reading (same models, no tracking or voting)",

@@ -17,7 +17,7 @@ derive from third-party photos: build them on demand into a folder of your own, 
 them.
 
     python -m edge_alpr.evaluation.videogen --datasets ../shared/datasets --out runs/eval-videos \
-        [--vehicles 12] [--seed 0] [--sets in_olx_scenes ...]
+        [--vehicles 12] [--seed 0] [--sets in_olx_scenes in_twowheelers ...]
 
 writes ``OUT/real_val.mp4`` + ``OUT/real_val.json`` and a generated scene
 (``synth.scenes.make_video``) as ``OUT/synth_scene.mp4`` + ``.json``.
@@ -85,7 +85,7 @@ def make_real_video(
                 index += 1
             boxes = _write_clip(writer, photo, plan, background, noise, index, size)
             if boxes:
-                vehicles.append(VehicleTruth(photo.text, photo.layout, "car", min(boxes), max(boxes), boxes))
+                vehicles.append(VehicleTruth(photo.text, photo.layout, photo.kind, min(boxes), max(boxes), boxes))
             index += plan.frames
         for _ in range(max(1, round(gap_seconds[0] * fps))):  # the last vehicle's track ends on screen
             writer.write(finish_frame(background.copy(), noise[index % len(noise)], plan.jpeg_quality))
@@ -128,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--vehicles", type=int, default=12, help="vehicles per video (default 12)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sets", nargs="+", choices=REAL_SETS, default=list(REAL_SETS),
-                        help="datasets to take photos from (default all three; in_olx_scenes alone gives Indian plates only)")
+                        help="datasets to take photos from (default all; in_twowheelers and in_odisha_traffic "
+                        "give two-line plates)")
     parser.add_argument("--name", default="real_val", help="file name of the real-photo video, without .mp4 (default real_val)")
     parser.add_argument("--size", type=parse_size, default=(1280, 720), help="WxH (default 1280x720)")
     parser.add_argument("--fps", type=float, default=25.0)
