@@ -172,6 +172,18 @@ def test_single_frame_scorer(reads, pooled, per_vehicle, middle):
     assert figures.middle_frame_accuracy == pytest.approx(middle)
 
 
+def test_single_frame_scorer_tells_the_detectors_misses_from_the_readers():
+    scorer = SingleFrameScorer(_truth(("A", [1, 2, 3, 4])))
+    scorer.record(0, 1, None, boxed=False)  # not found
+    scorer.record(0, 2, None, boxed=True)  # found, nothing read
+    scorer.record(0, 3, "X")  # found, misread
+    scorer.record(0, 4, "A")
+    figures = scorer.figures()
+    assert figures.frame_accuracy == pytest.approx(1 / 4)
+    assert figures.boxed_fraction == pytest.approx(3 / 4)
+    assert figures.read_when_boxed == pytest.approx(1 / 3)
+
+
 def test_single_frame_scorer_lists_the_plates_of_a_frame():
     scorer = SingleFrameScorer(_truth(("A", [1, 2]), ("B", [2, 3])))
     vehicles, boxes = scorer.wanted(2)

@@ -62,6 +62,8 @@ class SingleFrameFigures:
     frame_accuracy: float  # right reads over all those frames, pooled
     single_frame_accuracy: float  # mean over vehicles of their share of right frames
     middle_frame_accuracy: float  # share of vehicles whose middle truth frame was read right
+    boxed_fraction: float = 0.0  # frames, pooled, where the detector boxed the plate (IoU_THRESHOLD)
+    read_when_boxed: float = 0.0  # right reads over the frames where the plate was boxed
 
 
 class SingleFrameScorer:
@@ -74,6 +76,7 @@ class SingleFrameScorer:
             for frame in vehicle.boxes:
                 self._by_frame.setdefault(frame, []).append(v)
         self._right: list[dict[int, bool]] = [{} for _ in truth.vehicles]
+        self._boxed: list[dict[int, bool]] = [{} for _ in truth.vehicles]
 
     def wanted(self, frame: int) -> tuple[list[int], np.ndarray]:
         """The vehicles with a truth box in ``frame`` and those boxes ([N, 4])."""
@@ -81,14 +84,19 @@ class SingleFrameScorer:
         boxes = np.array([self.truth.vehicles[v].boxes[frame] for v in vehicles], dtype=np.float64).reshape(-1, 4)
         return vehicles, boxes
 
-    def record(self, vehicle: int, frame: int, text: str | None) -> None:
-        """``text`` is what was read in ``frame`` for the vehicle's plate; None when not found."""
+    def record(self, vehicle: int, frame: int, text: str | None, boxed: bool | None = None) -> None:
+        """``text`` is what was read in ``frame`` for the vehicle's plate; None when not found.
+        ``boxed`` says whether the detector found the plate (default: whether there is a text),
+        so that a miss can be told apart as the detector's or the reader's."""
         truth = normalise_plate_text(self.truth.vehicles[vehicle].plate)
         self._right[vehicle][frame] = text is not None and normalise_plate_text(text) == truth
+        self._boxed[vehicle][frame] = text is not None if boxed is None else boxed
 
     def figures(self) -> SingleFrameFigures:
         scored = [r for r in self._right if r]  # a vehicle never visible in full has no frames
         pooled = [ok for r in scored for ok in r.values()]
+        boxed = [self._boxed[v][f] for v, r in enumerate(self._right) for f in r]
+        right_when_boxed = [ok for v, r in enumerate(self._right) for f, ok in r.items() if self._boxed[v][f]]
         middles = []
         for r in scored:
             frames = sorted(r)
@@ -99,6 +107,8 @@ class SingleFrameScorer:
             # Averaged over all truth vehicles, so a vehicle without scored frames counts as 0.
             single_frame_accuracy=sum(float(np.mean(list(r.values()))) for r in scored) / max(1, len(self._right)),
             middle_frame_accuracy=sum(middles) / max(1, len(self._right)),
+            boxed_fraction=float(np.mean(boxed)) if boxed else 0.0,
+            read_when_boxed=float(np.mean(right_when_boxed)) if right_when_boxed else 0.0,
         )
 
 
@@ -116,8 +126,9 @@ def read_single_frame(image: np.ndarray, frame: int, detector: Detector, reader:
             texts[int(g)] = reader.read(crop_plate(image, found.boxes[p], CROP_MARGIN)).text
         except ValueError:  # a degenerate box: nothing to read
             pass
+    boxed = {int(g) for _, g in match.pairs}
     for g, vehicle in enumerate(vehicles):
-        scorer.record(vehicle, frame, texts[g])
+        scorer.record(vehicle, frame, texts[g], boxed=g in boxed)
 
 
 # --- the pipeline's events ------------------------------------------------------------------
@@ -288,6 +299,8 @@ def format_report(report: VideoReport, header: str) -> str:
                   f"  {'random frame per vehicle':<30}{_pct(s.single_frame_accuracy):>12}",
                   f"  {'middle frame per vehicle':<30}{_pct(s.middle_frame_accuracy):>12}",
                   f"  {'all frames pooled':<30}{_pct(s.frame_accuracy):>12}  ({s.frames} plate frames)",
+                  f"  {'  plate boxed':<30}{_pct(s.boxed_fraction):>12}  (IoU >= {IOU_THRESHOLD})",
+                  f"  {'  read right where boxed':<30}{_pct(s.read_when_boxed):>12}",
                   f"temporal gain: {100 * (report.temporal_gain or 0.0):+.1f} points"]
     lat = report.latency_ms
     lines += ["", f"latency per frame: mean {lat['mean']:.1f} ms, p95 {lat['p95']:.1f} ms "
