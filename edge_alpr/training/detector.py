@@ -59,6 +59,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="bf16 autocast: auto uses it when the CPU has native bf16 (AVX512-BF16/AMX)")
     p.add_argument("--export-only", action="store_true",
                    help="skip training: export and evaluate the run folder's last checkpoint (EMA weights)")
+    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+                   help="turn single (non-mosaic) training photos by up to this many degrees (tilted plates)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -209,7 +211,7 @@ def train(args: argparse.Namespace) -> int:
         start_epoch, step, history = state["epoch"], state["step"], state.get("history", [])
 
     bank = PlateBank(args.synthetic_plates, args.seed) if args.synthetic_plates else None
-    dataset = DetectorDataset(train_set, args.size, bank, seed=args.seed)
+    dataset = DetectorDataset(train_set, args.size, bank, seed=args.seed, max_rotation_deg=args.rotate)
     steps_per_epoch = len(dataset) // args.batch
     total = steps_per_epoch * args.epochs
     warmup = min(500, total // 10 + 1)
@@ -304,6 +306,7 @@ def finish(args, model, anchors, train_set, val_set, counts, history, use_bf16) 
             "data": counts, "data_version": data_version(train_set, val_set, counts),
             "synthetic_indian_plates": args.synthetic_plates,
             "synthetic_scene_videos": args.synthetic_scenes,
+            "max_rotation_deg": args.rotate,
             "validation": "openlpr val split + a fixed 20% (file-name hash) of openalpr_us, openalpr_br, "
                           "in_olx_scenes (plus olx photos whose plate is in in_plates val) + the val split the "
                           "project's kept labels fix per source image for in_twowheelers and in_odisha_traffic; "

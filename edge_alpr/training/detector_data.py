@@ -203,22 +203,28 @@ def _max_iou(box: np.ndarray, others: np.ndarray) -> float:
 
 
 def random_affine(image: np.ndarray, boxes: np.ndarray, size: int, rng: np.random.Generator,
-                  scale_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+                  scale_range: tuple[float, float], max_rotation_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Letterbox-fit, then a random scale and shift into a ``size`` square: scales below 1 make
-    far plates, above 1 mimic tiles and ROI crops of big frames."""
+    far plates, above 1 mimic tiles and ROI crops of big frames. With ``max_rotation_deg``, also a
+    random turn about the photo's centre: riders' plates hang tilted and cameras are not level.
+    Each box becomes the axis-aligned box round its turned corners, which is the turned plate's
+    own box while the plate fills its box (a checked outline does)."""
     h, w = image.shape[:2]
     fit = size / max(h, w)
     s = fit * np.exp(rng.uniform(np.log(scale_range[0]), np.log(scale_range[1])))
     nw, nh = w * s, h * s
     tx = rng.uniform(min(0, size - nw), max(0, size - nw))
     ty = rng.uniform(min(0, size - nh), max(0, size - nh))
-    m = np.array([[s, 0, tx], [0, s, ty]], np.float32)
+    angle = float(rng.uniform(-max_rotation_deg, max_rotation_deg)) if max_rotation_deg > 0 else 0.0
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, s).astype(np.float32)
+    m[:, 2] += (tx + nw / 2 - w / 2, ty + nh / 2 - h / 2)  # the centre lands where the shift puts it
     out = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                          borderValue=(PAD_VALUE,) * 3)
-    b = boxes.copy()
-    b[:, [0, 2]] = b[:, [0, 2]] * s + tx
-    b[:, [1, 3]] = b[:, [1, 3]] * s + ty
-    return out, b
+    if not len(boxes):
+        return out, boxes.copy()
+    corners = np.stack([boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]], boxes[:, [2, 3]]], axis=1)
+    moved = corners @ m[:, :2].T + m[:, 2]
+    return out, np.concatenate([moved.min(axis=1), moved.max(axis=1)], axis=1).astype(boxes.dtype)
 
 
 def clip_boxes(boxes: np.ndarray, size: int, min_visible: float = 0.6, min_side: float = 2.0) -> np.ndarray:
@@ -291,8 +297,9 @@ class DetectorDataset:
     """Indexable training set of augmented ``size``² samples: (RGB uint8 image, boxes)."""
 
     def __init__(self, samples: list[Sample], size: int, bank: PlateBank | None, seed: int = 0,
-                 p_mosaic: float = 0.5, p_replace: float = 0.35, p_add: float = 0.3):
+                 p_mosaic: float = 0.5, p_replace: float = 0.35, p_add: float = 0.3, max_rotation_deg: float = 0.0):
         self.samples, self.size, self.bank = samples, size, bank
+        self.max_rotation_deg = max_rotation_deg
         self.seed, self.epoch = seed, 0
         self.p_mosaic, self.p_replace, self.p_add = p_mosaic, p_replace, p_add
 
@@ -312,7 +319,7 @@ class DetectorDataset:
             image, boxes = mosaic([self._source(int(j), rng) for j in picks], self.size, rng)
         else:
             s = self._source(i, rng)
-            image, boxes = random_affine(s.image, s.boxes, self.size, rng, (0.35, 2.5))
+            image, boxes = random_affine(s.image, s.boxes, self.size, rng, (0.35, 2.5), self.max_rotation_deg)
             boxes = clip_boxes(boxes, self.size)
         if rng.random() < 0.5:
             image = image[:, ::-1].copy()
