@@ -24,7 +24,9 @@ $PY -m edge_alpr eval --reader-only --manifest "$D/in_plates/labels.jsonl" --spl
 echo "== videos: temporal redundancy"
 $PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 12 --seed 0 --sets in_olx_scenes --name real_val_in --no-synth
 $PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 12 --seed 0
+$PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 41 --seed 0 --sets in_twowheelers in_odisha_traffic --name two_wheelers_val --no-synth
 $PY -m edge_alpr eval-video --video runs/eval-videos/real_val_in.mp4 | tee "$OUT/video_real_in.txt"
+$PY -m edge_alpr eval-video --video runs/eval-videos/two_wheelers_val.mp4 | tee "$OUT/video_two_wheelers.txt"
 $PY -m edge_alpr eval-video --video runs/eval-videos/synth_scene.mp4 | tee "$OUT/video_synth.txt"
 $PY -m edge_alpr eval-video --video demo/demo.mp4 | tee "$OUT/video_demo.txt"
 
