@@ -29,6 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
@@ -36,7 +37,7 @@ from edge_alpr.cli import run_subcommand
 from edge_alpr.config import AppConfig
 from edge_alpr.datasets.manifest import normalise_plate_text
 from edge_alpr.errors import InputError
-from edge_alpr.evaluation.events import EventMatch, match_events
+from edge_alpr.evaluation.events import EventMatch, VehicleStatus, match_events
 from edge_alpr.evaluation.metrics import latency_summary, match_boxes
 from edge_alpr.evaluation.models import add_model_arguments, config_from_args, model_name
 from edge_alpr.ocr import crop_plate
@@ -168,7 +169,7 @@ class VideoReport:
     events: tuple[ObservedEvent, ...]
     single_frame: SingleFrameFigures | None
     latency_ms: dict[str, float]  # per frame through Pipeline.process: mean, p50, p95
-    layouts: tuple[str, ...] = ()  # each truth vehicle's plate layout, in the order of match.vehicles
+    layouts: tuple[str, ...]  # each truth vehicle's plate layout, in the order of match.vehicles
 
     @property
     def vehicles(self) -> int:
@@ -190,7 +191,7 @@ class VideoReport:
         figure can hide a layout the daemon fails on."""
         out: dict[str, dict[str, int]] = {}
         for layout, vehicle in zip(self.layouts, self.match.vehicles):
-            counts = out.setdefault(layout, {"vehicles": 0, "correct": 0, "wrong_text": 0, "missed": 0})
+            counts = out.setdefault(layout, {"vehicles": 0, **dict.fromkeys(get_args(VehicleStatus), 0)})
             counts["vehicles"] += 1
             counts[vehicle.status] += 1
         return dict(sorted(out.items()))
@@ -215,7 +216,7 @@ class VideoReport:
             "per_vehicle": [
                 {"plate": v.plate, "layout": layout, "first_frame": v.first_frame, "last_frame": v.last_frame, "status": v.status,
                  "events": [self.events[e].plate for e in v.events]}
-                for layout, v in zip(self.layouts or ("unknown",) * self.vehicles, self.match.vehicles)
+                for layout, v in zip(self.layouts, self.match.vehicles)
             ],
             "events": [asdict(e) for e in self.events],
         }
