@@ -228,3 +228,20 @@ def test_reader_finish_early_exports_the_last_checkpoint_with_the_step_it_reache
     assert card["training"]["steps"] == 2 and "step 2 of 6" in card["training"]["note"]
     assert card["training"]["command"].endswith("--steps 2 --eval-every 2")
     assert card["metrics"]["int8"]["n"] == 4
+
+
+def test_detector_fine_tune_names_missing_start_weights_before_loading_photos(tmp_path, capsys):
+    from edge_alpr.training.detector import base_version, parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--fine-tune", "--models-dir", str(tmp_path)])
+    assert str(tmp_path / "plate_detector_fp16.pt") in capsys.readouterr().err
+
+    weights = tmp_path / "base" / "plate_detector_fp16.pt"
+    weights.parent.mkdir()
+    weights.write_bytes(b"")
+    (weights.parent / "plate_detector.json").write_text(json.dumps({"version": "2026.01.02"}))
+    args = parse_args(["--fine-tune", "--init", str(weights), "--models-dir", str(tmp_path / "out")])
+    assert args.init == weights and base_version(args.init) == "2026.01.02"
+    # without --fine-tune no start weights are needed
+    assert parse_args(["--models-dir", str(tmp_path / "out")]).init is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import sys
 import time
@@ -53,7 +54,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--checkpoint-minutes", type=float, default=10.0)
     p.add_argument("--eval-every", type=int, default=5, help="epochs between float validations")
     p.add_argument("--fine-tune", action="store_true",
-                   help="start from the shipped float weights (models/plate_detector_fp16.pt), keep its anchors")
+                   help="start from trained float weights (--init) at a lower learning rate, keep their anchors")
+    p.add_argument("--init", type=Path, metavar="FP16_PT",
+                   help="the weights a fine-tune starts from (default: plate_detector_fp16.pt in --models-dir)")
     p.add_argument("--limit", type=int, default=0, help="use only this many train/val photos (smoke tests)")
     p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                    help="bf16 autocast: auto uses it when the CPU has native bf16 (AVX512-BF16/AMX)")
@@ -62,7 +65,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
                    help="turn single (non-mosaic) training photos by up to this many degrees (tilted plates)")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.fine_tune and args.init is None:
+        args.init = args.models_dir / "plate_detector_fp16.pt"
+    if args.fine_tune and not args.init.is_file():
+        # checked before the minute of photo loading, not after it
+        p.error(f"--fine-tune starts from {args.init}, which does not exist; give --init the weights to start from")
+    return args
+
+
+def base_version(init: Path) -> str | None:
+    """The version of the model a fine-tune started from, from the card beside its weights."""
+    card = init.with_name(init.name.removesuffix("_fp16.pt") + ".json")
+    try:
+        return json.loads(card.read_text()).get("version")
+    except (OSError, ValueError):
+        return None
 
 
 def cpu_has_bf16() -> bool:
@@ -182,13 +200,12 @@ def train(args: argparse.Namespace) -> int:
     ckpt = common.Checkpointer(args.run_dir, args.checkpoint_minutes * 60)
     state = ckpt.load()
     model = YoloV4Tiny()
-    shipped = args.models_dir / "plate_detector_fp16.pt"
     if state is not None:
         anchors = np.asarray(state["anchors"], np.float32)
     elif args.fine_tune:
-        meta = common.load_fp16_weights(model, shipped)
+        meta = common.load_fp16_weights(model, args.init)
         anchors = np.asarray(meta["anchors"], np.float32)
-        log.info("fine-tuning from %s", shipped)
+        log.info("fine-tuning from %s", args.init)
     else:
         anchors = compute_anchors(train_set, args.size)
     log.info("anchors (w, h at %d px): %s", args.size, anchors.round(1).tolist())
@@ -303,6 +320,7 @@ def finish(args, model, anchors, train_set, val_set, counts, history, use_bf16) 
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "bf16_autocast": use_bf16,
             "fine_tuned": bool(args.fine_tune),
+            "base_version": base_version(args.init) if args.fine_tune else None,
             "data": counts, "data_version": data_version(train_set, val_set, counts),
             "synthetic_indian_plates": args.synthetic_plates,
             "synthetic_scene_videos": args.synthetic_scenes,
