@@ -136,7 +136,9 @@ def test_outcomes_are_counted_per_plate_layout(clip):
     assert {v["plate"]: v["layout"] for v in report.to_json()["per_vehicle"]}["TN09BC4321"] == "two"
     text = video_eval.format_report(report, "header")
     line = next(line for line in text.splitlines() if line.strip().startswith("two-line plates"))
-    assert line.split()[2:] == ["0", "0.0%", "of", "1", "vehicles", "(0", "wrong", "text,", "1", "missed)"]
+    # one vehicle, none right: Wilson's 95 % interval is 0 to 2 * 1.92 / (1 + 3.84) = 79 %
+    assert line.split()[2:] == ["0", "0.0%", "of", "1", "vehicles", "(0", "wrong", "text,", "1", "missed;",
+                                "95", "%", "interval", "0-79%)"]
 
 
 def test_single_frame_comparison_can_be_skipped(clip):

@@ -15,6 +15,7 @@ from edge_alpr.evaluation.metrics import (
     levenshtein,
     match_boxes,
     small_box_mask,
+    wilson_interval,
 )
 
 
@@ -276,3 +277,17 @@ def test_latency_summary():
     assert latency_summary([40.0, 10.0, 30.0, 20.0]) == pytest.approx({"mean": 25.0, "p50": 25.0, "p95": 38.5})
     with pytest.raises(ValueError, match="at least one"):
         latency_summary([])
+
+
+def test_wilson_interval_of_a_small_validation_set() -> None:
+    # 25 of 34 (the in_twowheelers end-to-end figure): p = 0.7353, z^2/n = 0.1130;
+    # centre (0.7353 + 0.0565) / 1.1130 = 0.7114, half 1.96 * sqrt(0.005725 + 0.000831) / 1.1130 = 0.1426
+    lo, hi = wilson_interval(25, 34)
+    assert lo == pytest.approx(0.5688, abs=5e-4) and hi == pytest.approx(0.8540, abs=5e-4)
+    # all right still leaves room below: 10 of 10 -> lower bound 10 / (10 + 1.96^2) = 0.7225
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=5e-4)
+    assert wilson_interval(0, 10)[0] == 0.0
+    # the same rate on ten times the plates is a much narrower interval
+    narrow = wilson_interval(250, 340)
+    assert narrow[1] - narrow[0] < (hi - lo) / 2
+    assert wilson_interval(0, 0) == (0.0, 1.0)

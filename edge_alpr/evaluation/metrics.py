@@ -243,6 +243,25 @@ def levenshtein(a: str, b: str) -> int:
     return previous[-1]
 
 
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a rate (95 % with the default ``z``): where the true rate
+    plausibly lies given ``successes`` of ``trials``. On the few dozen plates of a validation
+    set one plate moves the rate by several points, so two models' figures are only told apart
+    where their intervals barely overlap. (0, 1) for no trials."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def interval_text(successes: int, trials: int) -> str:
+    """``wilson_interval`` as the reports print it: ``57-85%``."""
+    lo, hi = wilson_interval(successes, trials)
+    return f"{100 * lo:.0f}-{100 * hi:.0f}%"
+
+
 def char_accuracy(pred: str, truth: str) -> float:
     """``1 - levenshtein(pred, truth) / len(truth)``, clipped to [0, 1] (both normalised first)."""
     pred, truth = normalise_text(pred), normalise_text(truth)

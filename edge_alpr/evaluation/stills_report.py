@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from edge_alpr.evaluation.buckets import BUCKET_ORDER, BUCKET_TITLES
-from edge_alpr.evaluation.metrics import TextSummary
+from edge_alpr.evaluation.metrics import TextSummary, interval_text
 from edge_alpr.evaluation.scoring import SMALL_PLATE_PX, ReaderReport, StillsReport
 
 
@@ -13,13 +13,17 @@ def _pct(value: float) -> str:
     return f"{100 * value:5.1f}%"
 
 
+def _text_line(label: str, s: TextSummary) -> str:
+    interval = interval_text(s.exact, s.plates)
+    return f"  {label:<24}{s.plates:>7}{s.read:>7}{_pct(s.exact_accuracy):>8}{interval:>10}{_pct(s.char_accuracy):>8}"
+
+
 def _text_lines(text: TextSummary, text_by: dict[str, dict[str, TextSummary]]) -> list[str]:
-    lines = [f"{'plate text':<26}{'plates':>7}{'found':>7}{'exact':>8}{'char':>8}",
-             f"  {'all':<24}{text.plates:>7}{text.read:>7}{_pct(text.exact_accuracy):>8}{_pct(text.char_accuracy):>8}"]
+    lines = [f"{'plate text':<26}{'plates':>7}{'found':>7}{'exact':>8}{'95% int.':>10}{'char':>8}",
+             _text_line("all", text)]
     for key, buckets in text_by.items():
         for name, s in buckets.items():
-            label = f"{key} {name}"
-            lines.append(f"  {label:<24}{s.plates:>7}{s.read:>7}{_pct(s.exact_accuracy):>8}{_pct(s.char_accuracy):>8}")
+            lines.append(_text_line(f"{key} {name}", s))
     return lines
 
 

@@ -38,7 +38,7 @@ from edge_alpr.config import AppConfig
 from edge_alpr.datasets.manifest import normalise_plate_text
 from edge_alpr.errors import InputError
 from edge_alpr.evaluation.events import EventMatch, VehicleStatus, match_events
-from edge_alpr.evaluation.metrics import latency_summary, match_boxes
+from edge_alpr.evaluation.metrics import interval_text, latency_summary, match_boxes
 from edge_alpr.evaluation.models import add_model_arguments, config_from_args, model_name
 from edge_alpr.ocr import crop_plate
 from edge_alpr.pipeline import Detector, EmittedEvent, Pipeline, Reader
@@ -286,14 +286,16 @@ def format_report(report: VideoReport, header: str) -> str:
     m = report.match
     lines = [header, "",
              "the daemon's events, per vehicle",
-             f"  {'correct':<30}{m.correct:>5}  {_pct(report.per_vehicle_accuracy)}",
+             f"  {'correct':<30}{m.correct:>5}  {_pct(report.per_vehicle_accuracy)}  "
+             f"(95 % interval {interval_text(m.correct, report.vehicles)})",
              f"  {'wrong text':<30}{m.wrong_text:>5}",
              f"  {'missed':<30}{m.missed:>5}",
              f"  {'false events':<30}{len(m.false_events):>5}",
              f"  {'duplicate events':<30}{len(m.duplicate_events):>5}"]
     for layout, c in report.by_layout().items():
         lines.append(f"  {layout + '-line plates':<30}{c['correct']:>5}  {_pct(c['correct'] / c['vehicles'])} of "
-                     f"{c['vehicles']} vehicles ({c['wrong_text']} wrong text, {c['missed']} missed)")
+                     f"{c['vehicles']} vehicles ({c['wrong_text']} wrong text, {c['missed']} missed; "
+                     f"95 % interval {interval_text(c['correct'], c['vehicles'])})")
     s = report.single_frame
     if s is not None:
         lines += ["", "single-frame reading (same models, no tracking or voting)",
