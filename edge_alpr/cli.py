@@ -5,7 +5,7 @@
     edge-alpr read CROP... [--json] [--config FILE]
     edge-alpr check-config FILE
     edge-alpr version
-    edge-alpr train-detector | train-reader | eval | eval-video | data | bench  ARGS...
+    edge-alpr train-detector | train-reader | eval | eval-video | eval-compare | data | bench  ARGS...
 
 Errors the user can act on (``EdgeAlprError``) print one message, no traceback, and exit with
 the error's code: 2 config, 3 model, 4 source, 5 input. Ctrl-C exits 130.
@@ -40,6 +40,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "train-reader": ("edge_alpr.training.reader", "train the plate reader (needs the 'train' extra)"),
     "eval": ("edge_alpr.evaluation.stills", "evaluate detector and reader on a still-image manifest"),
     "eval-video": ("edge_alpr.evaluation.video", "evaluate the whole pipeline on annotated videos"),
+    "eval-compare": ("edge_alpr.evaluation.compare", "pair two evaluations of the same plates: gains, losses, sign test"),
     "data": ("edge_alpr.datasets.cli", "dataset tools: import, check, review"),
     "bench": ("edge_alpr.bench", "measure the speed of each stage on this machine"),
 }

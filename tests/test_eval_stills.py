@@ -251,6 +251,10 @@ def test_main_json_and_errors_folder(tmp_path, capsys, fake_models):
     assert out["text"]["exact_accuracy"] == pytest.approx(1 / 3)
     assert out["detection"]["all"]["recall"] == pytest.approx(2 / 3)
     assert out["models"]["detector"]["name"] == "fake-detector"
+    # each plate's outcome, for eval-compare: the missed one read as nothing
+    assert [(p["source"].rsplit("/", 1)[-1], p["truth"], p["read"]) for p in out["plates"]] == [
+        ("0.png", "KA01AB1234", None), ("0.png", P2.text, P2.text), ("1.png", "TN09BC4321", "TN09BC4327")]
+    assert out["plates"][0]["box"] == list(P1.box)
     assert sorted(p.name for p in errors.glob("*.jpg")) == ["00000_KA01AB1234_MISSED.jpg", "00001_TN09BC4321_TN09BC4327.jpg"]
     index = json.loads((errors / "index.json").read_text())
     assert [(e["kind"], e["truth"], e["prediction"]) for e in index] == [
@@ -307,6 +311,8 @@ def test_reader_only_scores_ok_crops(tmp_path, capsys, monkeypatch):
     assert out["text"]["exact_accuracy"] == pytest.approx(0.5)
     assert out["text_by"]["layout"]["two"]["exact_accuracy"] == 0.0
     assert out["text_by"]["layout"]["one"]["exact_accuracy"] == 1.0
+    assert [(p["truth"], p["read"], p["layout"]) for p in out["plates"]] == [
+        (P1.text, P1.text, "one"), ("TN09BC4321", "TN09BC4327", "two")]
     assert [p.name for p in errors.glob("*.jpg")] == ["00000_TN09BC4321_TN09BC4327.jpg"]
 
 

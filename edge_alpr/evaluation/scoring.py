@@ -87,6 +87,9 @@ class StillsReport:
     pr_precision: np.ndarray  # the curve of the "all" figures, for the plot
     pr_recall: np.ndarray
     confirm_floor: float | None = None
+    # Every labelled plate's outcome, in manifest order: what ``edge-alpr eval-compare`` pairs
+    # between two runs on the same photos.
+    plates: tuple[PlateOutcome, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -100,7 +103,19 @@ class StillsReport:
             "accepted": {"reads": self.accepted.reads, "correct": self.accepted.correct,
                          "precision": self.accepted.precision},
             "latency_ms": self.latency_ms,
+            "plates": [asdict(p) for p in self.plates],
         }
+
+
+@dataclass(frozen=True)
+class PlateOutcome:
+    """One labelled plate of an evaluation and what was read for it (None: not found or not read)."""
+
+    source: str  # the photo
+    box: tuple[float, ...]  # the label's box, which with ``source`` names the plate
+    truth: str
+    read: str | None
+    layout: str
 
 
 @dataclass
@@ -164,6 +179,7 @@ class StillsEvaluator:
         self._timings = _Timings()
         self._accepted = 0
         self._accepted_correct = 0
+        self._outcomes: list[PlateOutcome] = []
 
     def add(self, image: np.ndarray, plates: Sequence[PlateBox], source: str) -> None:
         """Score one image. ``source`` names it in ``--errors``' index."""
@@ -208,7 +224,10 @@ class StillsEvaluator:
     def _score_text(self, image: np.ndarray, plate: PlateBox, read_box: np.ndarray | None,
                     read: PlateRead | None, source: str) -> None:
         truth = normalise_plate_text(plate.text or "")
-        self._text.add(None if read is None else read.text, truth, plate_buckets(plate, image.shape[1]))
+        buckets = plate_buckets(plate, image.shape[1])
+        self._text.add(None if read is None else read.text, truth, buckets)
+        self._outcomes.append(PlateOutcome(source, tuple(round(float(v), 1) for v in plate.box), truth,
+                                           None if read is None else normalise_plate_text(read.text), buckets["layout"]))
         right = read is not None and normalise_plate_text(read.text) == truth
         if read is not None and read.accepted:
             self._accepted += 1
@@ -245,6 +264,7 @@ class StillsEvaluator:
             pr_precision=precision,
             pr_recall=recall,
             confirm_floor=self.confirm_floor,
+            plates=tuple(self._outcomes),
         )
 
 
@@ -295,6 +315,7 @@ class ReaderReport:
     text_by: dict[str, dict[str, TextSummary]]  # "layout" | "height" -> bucket -> summary
     accepted: AcceptedFigures
     latency_ms: dict[str, dict[str, float]]  # "read": per crop
+    plates: tuple[PlateOutcome, ...] = ()  # every scored crop's outcome (box: the whole crop)
 
     def to_json(self) -> dict:
         return {
@@ -305,6 +326,7 @@ class ReaderReport:
             "accepted": {"reads": self.accepted.reads, "correct": self.accepted.correct,
                          "precision": self.accepted.precision},
             "latency_ms": self.latency_ms,
+            "plates": [asdict(p) for p in self.plates],
         }
 
 
@@ -313,6 +335,7 @@ def evaluate_reader(labels: Sequence[CropLabel], reader: PlateReader, errors: Er
     text = PlateTextAccumulator()
     times: list[float] = []
     accepted = accepted_correct = 0
+    outcomes: list[PlateOutcome] = []
     for label in labels:
         if label.status != "ok" or not label.text:
             continue  # uncertain or unreadable truth would blur the figures
@@ -325,6 +348,8 @@ def evaluate_reader(labels: Sequence[CropLabel], reader: PlateReader, errors: Er
         truth = normalise_plate_text(label.text)
         text.add(read.text, truth, {"layout": label.layout, "height": height_bucket(crop.shape[0])})
         right = normalise_plate_text(read.text) == truth
+        outcomes.append(PlateOutcome(str(label.crop), (0.0, 0.0, float(crop.shape[1]), float(crop.shape[0])), truth,
+                                     normalise_plate_text(read.text), label.layout))
         if read.accepted:
             accepted += 1
             accepted_correct += int(right)
@@ -333,4 +358,4 @@ def evaluate_reader(labels: Sequence[CropLabel], reader: PlateReader, errors: Er
     if not times:
         raise InputError("no crops with status 'ok' to evaluate (check --split and --limit)")
     return ReaderReport(len(times), text.summary(), ordered_buckets(text.by_bucket()),
-                        AcceptedFigures(accepted, accepted_correct), {"read": latency_summary(times)})
+                        AcceptedFigures(accepted, accepted_correct), {"read": latency_summary(times)}, tuple(outcomes))
