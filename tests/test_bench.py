@@ -507,3 +507,24 @@ def test_reader_heldout_lists_each_wrong_read_with_its_set_and_truth() -> None:
     assert len(lines) == 2  # the right read is not listed
     assert "twowheelers" in lines[0] and "TN07CY6229" in lines[0] and lines[0].endswith("-> TN07Y6229")
     assert lines[1].endswith("-> (nothing)")
+
+
+def test_reader_heldout_outcomes_pair_with_eval_compare(tmp_path, capsys) -> None:
+    from types import SimpleNamespace
+
+    from edge_alpr.bench.reader_heldout import write_outcomes
+    from edge_alpr.evaluation import compare
+
+    def crop(text, layout="one"):
+        return SimpleNamespace(text=text, layout=layout, image=np.zeros((20, 90, 3), np.uint8))
+
+    a, b, soft = crop("KA01AB1234"), crop("TN07CY6229", "two"), crop("OD02X5353")
+    base = write_outcomes({"validation": [("KA01AB1234", a)], "twowheelers": [("TN07Y6229", b)],
+                           "agreed": [("OD02X5353", soft)]}, tmp_path / "reader0.json")
+    new = write_outcomes({"validation": [("KA01AB1234", a)], "twowheelers": [("TN07CY6229", b)]},
+                         tmp_path / "reader1.json")
+    assert compare.main([str(base), str(new), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # the agreed (soft) set is left out; the two-line plate is the one gained
+    assert (out["paired"], out["only_one_run"], out["base_right"], out["new_right"]) == (2, 0, 1, 2)
+    assert [(c["truth"], c["layout"]) for c in out["gained"]] == [("TN07CY6229", "two")] and not out["lost"]

@@ -8,17 +8,20 @@ no training used).
 
     python -m edge_alpr.bench.reader_heldout [MODELS_DIR ...] [--square TFLITE ...] [--datasets ../shared/datasets]
                                              [--rendered 200] [--compare-level] [--misses] [--agreed]
+                                             [--outcomes DIR]
 
 ``--agreed`` adds the labelled sets' validation plates whose label is an ``agreed`` partial (every
 blind reading gave that text, none was certain of every character) as one more set, ``agreed``,
 left out of ``all``: a softer measure for plates too few to tell readers apart.
 
 A plate is ~1 point of a set, and two training seeds differ by about 3 of the 342: compare
-readers on all sets together, not on the validation crops alone.
+readers on all sets together, not on the validation crops alone, and pair them crop by crop
+(``--outcomes DIR``, then ``edge-alpr eval-compare DIR/reader0.json DIR/reader1.json``).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import get_args
@@ -70,6 +73,17 @@ def misses(reads: dict[str, list[tuple[str, object]]]) -> list[str]:
             for name, pairs in reads.items() for text, crop in pairs if text != crop.text]
 
 
+def write_outcomes(reads: dict[str, list[tuple[str, object]]], path: Path) -> Path:
+    """Every read as ``edge-alpr eval --json`` lists its plates, each crop named by its set and
+    place in it, so ``edge-alpr eval-compare`` pairs two readers crop by crop (soft sets left out)."""
+    plates = [{"source": f"{name}/{i}", "box": [0.0, 0.0, float(crop.image.shape[1]), float(crop.image.shape[0])],
+               "truth": crop.text, "read": text, "layout": crop.layout}
+              for name, pairs in reads.items() if name not in SOFT_SETS for i, (text, crop) in enumerate(pairs)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"mode": "reader-heldout", "plates": plates}, indent=1))
+    return path
+
+
 def rendered(layout: str, n: int) -> list[tuple[np.ndarray, str]]:
     from edge_alpr.synth.degrade import degrade
     from edge_alpr.synth.render import Layout, render_plate
@@ -98,13 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agreed", action="store_true",
                    help="also read the labelled sets' agreed validation partials (a set of their own, not in 'all')")
     p.add_argument("--misses", action="store_true", help="also list every wrong read of the real sets (second looks)")
+    p.add_argument("--outcomes", type=Path, metavar="DIR",
+                   help="write each reader's reads of the real sets (second looks) as DIR/reader<N>.json, for "
+                        "edge-alpr eval-compare")
     args = p.parse_args(argv)
 
     sets = held_out_sets(args.datasets, args.agreed) if (args.datasets / "in_plates").is_dir() else {}
     if not sets:
         print(f"{args.datasets}: no in_plates folder, real held-out sets skipped")
     synthetic = {layout: rendered(layout, args.rendered) for layout in get_args(Layout)} if args.rendered else {}
-    for models, square in ((m, sq) for m in args.models for sq in [None, *args.square]):
+    for n, (models, square) in enumerate((m, sq) for m in args.models for sq in [None, *args.square]):
         looks = [("second looks", True, LEVEL_MIN_ANGLE), ("one look", False, LEVEL_MIN_ANGLE)]
         if args.compare_level:
             looks.insert(1, ("second looks, never level", True, float("inf")))
@@ -132,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n".join(breakdown(reads)), flush=True)
                 for line in misses(reads) if args.misses else ():
                     print(line, flush=True)
+                if args.outcomes is not None:
+                    path = write_outcomes(reads, args.outcomes / f"reader{n}.json")
+                    print(f"  reads written to {path}", flush=True)
         if args.compare_level and sets:
             ratio = seconds["second looks"] / seconds["second looks, never level"]
             print(f"  reading time, level looks on / never level: {ratio:.2f}x", flush=True)
