@@ -225,10 +225,11 @@ class StillsEvaluator:
                     read: PlateRead | None, source: str) -> None:
         truth = normalise_plate_text(plate.text or "")
         buckets = plate_buckets(plate, image.shape[1])
-        self._text.add(None if read is None else read.text, truth, buckets)
-        self._outcomes.append(PlateOutcome(source, tuple(round(float(v), 1) for v in plate.box), truth,
-                                           None if read is None else normalise_plate_text(read.text), buckets["layout"]))
-        right = read is not None and normalise_plate_text(read.text) == truth
+        read_text = None if read is None else normalise_plate_text(read.text)
+        self._text.add(read_text, truth, buckets)
+        self._outcomes.append(PlateOutcome(source, tuple(round(float(v), 1) for v in plate.box), truth, read_text,
+                                           buckets["layout"]))
+        right = read_text == truth
         if read is not None and read.accepted:
             self._accepted += 1
             self._accepted_correct += int(right)
