@@ -356,6 +356,11 @@ def test_home_assistant_discovery_is_retained_and_republished_when_ha_comes_onli
     broker = mosquitto()
     sink_set = sinks(broker.port, homeassistant={"enabled": True})
     assert wait_until(lambda: sink_set.health()["mqtt_connected"], 3)
+    # Connected is not yet published (on a loaded machine the configs can follow a moment later):
+    # a first subscriber sees them arrive, so the one after it surely joins late.
+    probe = Subscriber(broker.port, ["homeassistant/+/+/+/config"]).start()
+    assert wait_until(lambda: len(probe.messages) >= 6, 5)
+    probe.stop()
     subscriber = Subscriber(broker.port, ["homeassistant/+/+/+/config"]).start()  # joins late: retained
     assert wait_until(lambda: len(subscriber.messages) >= 6, 3)
     first = list(subscriber.messages)
