@@ -11,7 +11,10 @@ mkdir -p "$OUT" runs/eval-videos
 echo "== detector input size" && $PY -m edge_alpr.bench.input_size --datasets "$D" | tee "$OUT/input_size.txt"
 echo "== detector int8 vs float" && $PY -m edge_alpr bench detector --images 100 --threads 1 2 | tee "$OUT/bench_detector.txt"
 echo "== reader vs PP-OCRv4 and Tesseract" && $PY -m edge_alpr bench reader --threads 1 | tee "$OUT/bench_reader.txt"
-echo "== reader on every held-out set" && $PY -m edge_alpr.bench.reader_heldout --datasets "$D" | tee "$OUT/reader_heldout.txt"
+echo "== reader on every held-out set: the wide recognizer alone, then the shipped pair, paired crop by crop"
+$PY -m edge_alpr.bench.reader_heldout models --square models/plate_reader_square_int8.tflite --datasets "$D" \
+    --outcomes "$OUT/reader_outcomes" | tee "$OUT/reader_heldout.txt"
+$PY -m edge_alpr eval-compare "$OUT/reader_outcomes/reader0.json" "$OUT/reader_outcomes/reader1.json" | tee "$OUT/reader_square_paired.txt"
 echo "== pipeline 1280x720" && $PY -m edge_alpr bench pipeline --threads 2 | tee "$OUT/bench_pipeline.txt"
 
 echo "== end-to-end stills"
@@ -19,6 +22,9 @@ $PY -m edge_alpr eval --manifest "$D/in_olx_scenes/manifest.jsonl" --holdout det
 $PY -m edge_alpr eval --manifest "$D/openalpr_us/manifest.jsonl" --holdout detector-val --grammar any | tee "$OUT/eval_us.txt"
 $PY -m edge_alpr eval --manifest "$D/openalpr_br/manifest.jsonl" --holdout detector-val --grammar any | tee "$OUT/eval_br.txt"
 $PY -m edge_alpr eval --manifest "$D/openlpr/manifest.jsonl" --split val --plots "$OUT/openlpr" | tee "$OUT/eval_openlpr.txt"
+for set in in_twowheelers in_odisha_traffic; do
+  $PY -m edge_alpr eval --manifest "$D/$set/manifest.jsonl" --holdout detector-val | tee "$OUT/eval_$set.txt"
+done
 $PY -m edge_alpr eval --reader-only --manifest "$D/in_plates/labels.jsonl" --split val --plots "$OUT/reader" | tee "$OUT/eval_reader.txt"
 
 echo "== videos: temporal redundancy"
