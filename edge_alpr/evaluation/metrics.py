@@ -246,8 +246,9 @@ def levenshtein(a: str, b: str) -> int:
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval of a rate (95 % with the default ``z``): where the true rate
     plausibly lies given ``successes`` of ``trials``. On the few dozen plates of a validation
-    set one plate moves the rate by several points, so two models' figures are only told apart
-    where their intervals barely overlap. (0, 1) for no trials."""
+    set one plate moves the rate by several points, so a few points between two models is often
+    noise; pairing their runs plate by plate (``evaluation.compare``) tells them apart better
+    than comparing two intervals. (0, 1) for no trials."""
     if trials <= 0:
         return 0.0, 1.0
     p = successes / trials
