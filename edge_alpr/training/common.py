@@ -103,5 +103,10 @@ def load_fp16_weights(model: nn.Module, path: Path) -> dict:
     return blob.get("meta", {})
 
 
+def card_beside(weights: Path) -> Path:
+    """The model card that goes with float weights: NAME_fp16.pt -> NAME.json beside it."""
+    return weights.with_name(weights.name.removesuffix("_fp16.pt") + ".json")
+
+
 def write_card(path: Path, card: dict) -> None:
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")

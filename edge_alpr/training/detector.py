@@ -76,9 +76,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def base_version(init: Path) -> str | None:
     """The version of the model a fine-tune started from, from the card beside its weights."""
-    card = init.with_name(init.name.removesuffix("_fp16.pt") + ".json")
     try:
-        return json.loads(card.read_text()).get("version")
+        return json.loads(common.card_beside(init).read_text()).get("version")
     except (OSError, ValueError):
         return None
 

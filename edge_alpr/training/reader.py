@@ -260,9 +260,9 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
     name = getattr(args, "name", "plate_reader")  # runs checkpointed before --name existed
     common.save_fp16_weights(model, args.models_dir / f"{name}_fp16.pt", {"input": [INPUT_H, INPUT_W]})
     card_path = args.models_dir / f"{name}.json"
-    # A fine-tune's base is the card beside the weights it started from (NAME_fp16.pt -> NAME.json).
+    # A fine-tune's base is the card beside the weights it started from.
     init = getattr(args, "init", None)
-    base_card = init.with_name(init.name.removesuffix("_fp16.pt") + ".json") if init else card_path
+    base_card = common.card_beside(init) if init else card_path
     base = _base_training(base_card) if args.fine_tune else None
     paths = export(model, args.models_dir, real_train, synthetic, args.seed, stem=name)
     card = {
