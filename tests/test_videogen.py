@@ -10,6 +10,7 @@ import pytest
 from videos import read_frames
 
 from edge_alpr.evaluation import photos, videogen
+from edge_alpr.evaluation.approach import ClipPlan
 from edge_alpr.evaluation.photos import PhotoRef, PlatePhoto, choose_photos
 from edge_alpr.evaluation.videogen import make_real_video
 from edge_alpr.synth.scenes import VideoTruth
@@ -178,3 +179,14 @@ def test_real_validation_photos(datasets_dir):
     assert all(r.image in val_images and r.text for r in refs)
     # The sets labelled by eye lend their two-line plates, with the project's texts.
     assert {"in_twowheelers", "in_odisha_traffic"} <= {r.dataset for r in refs if r.layout == "two"}
+
+
+def test_the_last_frame_of_a_pass_is_blurred_like_the_frames_before():
+    # The plate still moves in a clip's last frame: a sharp last frame would hand the reader one
+    # crop no real pass has, and a vote that needs two reads would look worse than it is.
+    plan = ClipPlan(frames=12, start_width=30.0, end_width=150.0, start_centre=(100.0, 200.0),
+                    end_centre=(400.0, 500.0), yaw=(0.02, 0.1), roll_deg=(0.0, 2.0), jpeg_quality=80)
+    steps = [np.hypot(*videogen.plate_step(plan, i)) for i in range(plan.frames)]
+    assert all(later > earlier for earlier, later in zip(steps, steps[1:-1]))  # closer plates move faster
+    assert steps[-1] == pytest.approx(steps[-2])
+    assert steps[-1] > 10.0

@@ -96,6 +96,15 @@ def make_real_video(
     return VideoTruth(path.name, float(fps), (width, height), index, tuple(vehicles))
 
 
+def plate_step(plan: ClipPlan, i: int) -> tuple[float, float]:
+    """The plate centre's move (px) over frame ``i``, which sets its motion blur: the step into
+    the next frame, and for the last frame the step that led into it. A vehicle does not stop
+    for the clip's last frame, so that frame must be no sharper than the ones before it."""
+    a, b = (i, i + 1) if i + 1 < plan.frames else (max(0, i - 1), i)
+    (x0, y0), (x1, y1) = plan.centre(a), plan.centre(b)
+    return x1 - x0, y1 - y0
+
+
 def _write_clip(writer: cv2.VideoWriter, photo: PlatePhoto, plan: ClipPlan, background: np.ndarray,
                 noise: list[np.ndarray], first_index: int, size: tuple[int, int]) -> dict[int, Box]:
     """Write one pass; returns the plate box per frame index where it is fully inside the frame."""
@@ -103,10 +112,9 @@ def _write_clip(writer: cv2.VideoWriter, photo: PlatePhoto, plan: ClipPlan, back
     boxes: dict[int, Box] = {}
     for i in range(plan.frames):
         homography = photo_to_frame(photo, plan, i)
-        (cx, cy), (nx, ny) = plan.centre(i), plan.centre(min(i + 1, plan.frames - 1))
         frame = background.copy()
         scale = plan.plate_width(i) / max(photo.box[2] - photo.box[0], 1.0)
-        draw_vehicle(frame, pyramid, homography, scale, (nx - cx, ny - cy))
+        draw_vehicle(frame, pyramid, homography, scale, plate_step(plan, i))
         index = first_index + i
         writer.write(finish_frame(frame, noise[index % len(noise)], plan.jpeg_quality))
         box = project_box(photo.box, homography)
