@@ -281,6 +281,7 @@ class Pipeline:
                 return vote(
                     state.reads(),
                     min_reads=voting.min_reads,
+                    sure_read_confidence=voting.sure_read_confidence,
                     min_confidence=voting.min_confidence,
                     grammar=self.cfg.reader.grammar,
                     max_candidates=voting.max_candidates,

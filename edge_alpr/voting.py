@@ -45,6 +45,7 @@ def vote(
     max_distance: int = 2,
     rejected_weight: float = 0.5,
     min_grammar_ratio: float = 0.1,
+    sure_read_confidence: float | None = None,
 ) -> VoteResult | None:
     """Vote one plate from a track's reads, or None when the evidence is too thin.
 
@@ -68,6 +69,11 @@ def vote(
     scaled by ``rejected_weight`` but never count towards ``min_reads``: a run of poor reads
     may tip a close position but cannot make a plate on its own. Returns None when fewer
     than ``min_reads`` accepted reads agree or the confidence is under ``min_confidence``.
+
+    With ``sure_read_confidence``, fewer agreeing reads still make a plate when one of them is
+    at least that sure and the plate is in the grammar (with ``grammar="indian"``): on an
+    approaching vehicle the plate is often legible only in its last, closest frames, so a
+    pass may hold a single good read among blurred far ones.
     """
     if grammar not in ("indian", "any"):
         raise ValueError(f"vote: grammar must be 'indian' or 'any', got {grammar!r}")
@@ -76,7 +82,8 @@ def vote(
         return None
     group = _largest_group(usable, max_distance, rejected_weight)
     agreeing = [r for r in group if r.read.accepted]
-    if len(agreeing) < max(1, min_reads):
+    on_sure_read = len(agreeing) < max(1, min_reads)
+    if on_sure_read and not _has_sure_read(agreeing, sure_read_confidence):
         return None
 
     slots = _vote_slots(group, _medoid(group, rejected_weight), rejected_weight)
@@ -92,6 +99,8 @@ def vote(
     if confidence < min_confidence:
         return None
     winner_format = plates.plate_format(winner_text)
+    if on_sure_read and grammar == "indian" and winner_format == "unknown":
+        return None
     alternatives = [c for c in ranked if c[0] != winner_text]
     if grammar == "indian" and winner_format != "unknown":
         alternatives = [c for c in alternatives if plates.is_valid(c[0])]
@@ -101,6 +110,12 @@ def vote(
     candidates = tuple(Candidate(text, conf) for conf, text in scored[:max_candidates])
     best = max(agreeing, key=lambda r: (r.read.confidence, r.detector_confidence))
     return VoteResult(winner_text, winner_format, confidence, len(agreeing), candidates, best)
+
+
+def _has_sure_read(agreeing: list[TrackRead], sure_read_confidence: float | None) -> bool:
+    if sure_read_confidence is None or not agreeing:
+        return False
+    return max(r.read.confidence for r in agreeing) >= sure_read_confidence
 
 
 # --- grouping -------------------------------------------------------------------------------

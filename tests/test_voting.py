@@ -112,6 +112,24 @@ def test_thresholds_pass_when_met() -> None:
     assert vote(track("KA01AB1234", conf=0.5), min_reads=1, min_confidence=0.4) is not None
 
 
+def test_one_sure_read_reports_a_plate_a_track_saw_sharp_once() -> None:
+    # Blurred far frames read badly (rejected), the closest frame reads the plate surely.
+    far = [read("KA01AB1Z3", 0.3, accepted=False, frame=i) for i in range(3)]
+    near = read("KA01AB1234", 0.93, frame=3)
+    result = vote([*far, near], sure_read_confidence=0.9)
+    assert result is not None and result.plate == "KA01AB1234" and result.reads == 1
+    assert vote([*far, near], sure_read_confidence=None) is None  # off: two reads needed
+    assert vote([*far, near], sure_read_confidence=0.95) is None  # not sure enough
+
+
+def test_one_sure_read_outside_the_grammar_is_not_enough() -> None:
+    sure = read("KA0AB12345", 0.95)
+    assert not plates.is_valid(sure.read.text)
+    assert vote([sure], sure_read_confidence=0.9) is None
+    assert vote([sure], sure_read_confidence=0.9, grammar="any") is not None
+    assert vote([sure, read("KA0AB12345", 0.95, frame=1)]) is not None  # two reads: the old rule
+
+
 def test_rejected_reads_add_weak_evidence() -> None:
     """Two accepted reads disagree at one position; two rejected reads tip it."""
     reads = [read("KA01AB1234", 0.8, frame=0), read("KA01AB1284", 0.8, frame=1)]

@@ -36,6 +36,13 @@ class VotingConfig(StrictModel):
         description="Accepted reads a track needs before a plate is reported. Higher gives fewer wrong "
         "plates but misses vehicles seen in few frames.",
     )
+    sure_read_confidence: float | None = Field(
+        0.9, ge=0.0, le=1.0,
+        description="A track with fewer than min_reads agreeing reads still reports its plate when one read is "
+        "at least this sure and the plate fits the grammar: an approaching plate is often sharp in only its last, "
+        "closest frames. Lower reports more briefly seen vehicles and more wrong plates; null always needs "
+        "min_reads reads.",
+    )
     min_confidence: float = Field(
         0.6, ge=0.0, le=1.0,
         description="Minimum voted confidence of the winning plate. Higher gives fewer wrong plates, more "
