@@ -11,7 +11,9 @@ the pipeline emits are collected in memory and matched to the truth's vehicles
 (``events.match_events``): each vehicle is read correctly, read wrongly or missed; events
 matching no vehicle are false, second events for a vehicle duplicates.
 
-For comparison the same detector and reader also read every frame on its own: each truth
+For comparison the same detector and reader also read every frame on its own, through the
+views a still image gets (``pipeline.with_strategy``: on big frames ``auto`` adds tiles, as
+``edge-alpr detect`` does; the daemon's motion regions need the frames before): each truth
 plate's frame is scored right only if a detection overlaps the plate (IoU >= 0.5) and its read
 is exactly the plate. ``single_frame_accuracy`` is the mean over vehicles of the share of their
 frames read right, i.e. the expected accuracy of reading one random frame per vehicle, and
@@ -41,7 +43,7 @@ from edge_alpr.evaluation.events import EventMatch, VehicleStatus, match_events
 from edge_alpr.evaluation.metrics import interval_text, latency_summary, match_boxes
 from edge_alpr.evaluation.models import add_model_arguments, config_from_args, model_name
 from edge_alpr.ocr import crop_plate
-from edge_alpr.pipeline import Detector, EmittedEvent, Pipeline, Reader
+from edge_alpr.pipeline import Detector, EmittedEvent, Pipeline, Reader, with_strategy
 from edge_alpr.service import build_detector, build_reader
 from edge_alpr.sources import VideoFileSource
 from edge_alpr.synth.scenes import VideoTruth
@@ -228,6 +230,7 @@ def evaluate_video(video: Path, truth: VideoTruth, cfg: AppConfig, detector: Det
     source = VideoFileSource(video, loop=False)
     pipeline = Pipeline(cfg, detector, reader)
     scorer = SingleFrameScorer(truth) if single_frame else None
+    still_detector = with_strategy(detector, cfg)
     emitted: list[EmittedEvent] = []
     times: list[float] = []
     clock: FrameClock | None = None
@@ -240,7 +243,7 @@ def evaluate_video(video: Path, truth: VideoTruth, cfg: AppConfig, detector: Det
             emitted += pipeline.process(frame)
             times.append((time.perf_counter() - started) * 1000)
             if scorer is not None:
-                read_single_frame(frame.image, clock.frame(frame.wall_time), detector, reader, scorer)
+                read_single_frame(frame.image, clock.frame(frame.wall_time), still_detector, reader, scorer)
         emitted += pipeline.flush()  # the end of the file ends the open tracks, as the daemon does
     finally:
         source.close()
