@@ -528,3 +528,27 @@ def test_reader_heldout_outcomes_pair_with_eval_compare(tmp_path, capsys) -> Non
     # the agreed (soft) set is left out; the two-line plate is the one gained
     assert (out["paired"], out["only_one_run"], out["base_right"], out["new_right"]) == (2, 0, 1, 2)
     assert [(c["truth"], c["layout"]) for c in out["gained"]] == [("TN07CY6229", "two")] and not out["lost"]
+
+
+def test_reader_heldout_reads_crops_shrunk_and_smeared_down_the_frame_as_in_a_pass() -> None:
+    from types import SimpleNamespace
+
+    from edge_alpr.bench.reader_heldout import PASS_LIKE, as_in_a_pass, pass_like
+
+    stripes = np.zeros((40, 200, 3), np.uint8)
+    stripes[::4] = 255  # edges across the frame: a smear down the frame wipes them out
+
+    def edges(image):
+        return float(np.abs(np.diff(image[..., 0].astype(float), axis=0)).mean())
+
+    sharp = as_in_a_pass(stripes, 80, 0.0, np.random.default_rng(0))
+    smeared = as_in_a_pass(stripes, 80, 0.08, np.random.default_rng(0))
+    assert sharp.shape == smeared.shape == (16, 80, 3)
+    assert edges(smeared) < 0.7 * edges(sharp)
+
+    seen = []
+    reader = SimpleNamespace(read=lambda image: seen.append(image.shape[1]) or SimpleNamespace(text="KA01AB1234"))
+    crop = SimpleNamespace(text="KA01AB1234", image=stripes)
+    line = pass_like(reader, {"validation": [crop], "agreed": [crop]})
+    assert line.count(": 1/1") == len(PASS_LIKE)  # the soft set is left out
+    assert seen == [width for width, _ in PASS_LIKE]

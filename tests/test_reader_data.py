@@ -203,3 +203,32 @@ def test_agreed_partials_join_training_only_when_asked_and_never_the_calibration
     train, calib, _ = load_real(tmp_path / "sets", agreed_partials=True)
     assert sorted(c.text for c in train) == ["KA01AB1234", "TN22C4321"]
     assert calib == []  # calibration measures how often a read is right: best guesses stay out
+
+
+def test_a_motion_blurred_crop_smears_a_point_along_the_movement_and_is_drawn_at_its_share(monkeypatch):
+    from edge_alpr.training import reader_data
+    from edge_alpr.training.reader_data import MOTION_BLUR_SHARE, Crop, ReaderDataset, motion_blur
+
+    dot = np.zeros((61, 200, 3), np.uint8)
+    dot[30, 100] = 255
+    spreads = []
+    for seed in range(40):
+        smeared = motion_blur(dot, np.random.default_rng(seed))[..., 0].astype(float)
+        assert smeared.sum() == pytest.approx(255, rel=0.05)  # light is moved, not added or lost
+        rows, cols = np.nonzero(smeared)
+        spreads.append((np.ptp(rows), np.ptp(cols)))
+    lengths = [max(r, c) + 1 for r, c in spreads]
+    assert MOTION_BLUR_SHARE[0] * 200 - 1 <= min(lengths) and max(lengths) <= MOTION_BLUR_SHARE[1] * 200 + 1
+    down = sum(r > c for r, c in spreads)
+    assert 0.5 * len(spreads) <= down < len(spreads)  # mostly down the frame, sometimes across
+
+    drawn = []
+    monkeypatch.setattr(reader_data, "motion_blur", lambda image, rng: drawn.append(1) or image)
+    dataset = ReaderDataset([], [Crop(dot, "KA01AB1234", "one", "synthetic")], synthetic_fraction=1.0,
+                            motion_blur_fraction=0.3)
+    for i in range(300):
+        dataset.sample(i)
+    assert 60 <= len(drawn) <= 120
+    drawn.clear()
+    ReaderDataset([], [Crop(dot, "KA01AB1234", "one", "synthetic")], synthetic_fraction=1.0).sample(0)
+    assert not drawn

@@ -8,7 +8,11 @@ no training used).
 
     python -m edge_alpr.bench.reader_heldout [MODELS_DIR ...] [--square TFLITE ...] [--datasets ../shared/datasets]
                                              [--rendered 200] [--compare-level] [--misses] [--agreed]
-                                             [--outcomes DIR]
+                                             [--outcomes DIR] [--blur]
+
+``--blur`` also reads every held-out crop as a vehicle pass shows it: shrunk to 80 px wide,
+smeared by motion over 0, 4 and 8 % of its width (``training.reader_data.motion_blur``, mostly down
+the frame; a person still reads nearly all plates at 8 %) and JPEG-compressed, one draw per crop.
 
 ``--agreed`` adds the labelled sets' validation plates whose label is an ``agreed`` partial (every
 blind reading gave that text, none was certain of every character) as one more set, ``agreed``,
@@ -84,6 +88,34 @@ def write_outcomes(reads: dict[str, list[tuple[str, object]]], path: Path) -> Pa
     return path
 
 
+#: (width in px, motion smear as a share of the width) of ``--blur``'s pass-like crops.
+PASS_LIKE = ((80, 0.0), (80, 0.04), (80, 0.08))
+
+
+def as_in_a_pass(image: np.ndarray, width: int, blur: float, rng: np.random.Generator) -> np.ndarray:
+    """A held-out crop as a frame of a vehicle pass shows it: small, smeared, JPEG-compressed."""
+    import cv2
+
+    from edge_alpr.training.reader_data import motion_blur
+
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (width, max(4, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    if blur:
+        small = motion_blur(small, rng, share=blur)
+    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 75])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def pass_like(reader, sets: dict[str, list]) -> str:
+    crops = [c for name, cs in sets.items() if name not in SOFT_SETS for c in cs]
+    parts = []
+    for width, blur in PASS_LIKE:
+        rng = np.random.default_rng(0)  # the same smear per crop for every reader
+        right = sum(reader.read(as_in_a_pass(c.image, width, blur, rng)).text == c.text for c in crops)
+        parts.append(f"{width} px, blur {blur:.0%}: {right}/{len(crops)}")
+    return "  as in a pass: " + "  ".join(parts)
+
+
 def rendered(layout: str, n: int) -> list[tuple[np.ndarray, str]]:
     from edge_alpr.synth.degrade import degrade
     from edge_alpr.synth.render import Layout, render_plate
@@ -115,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outcomes", type=Path, metavar="DIR",
                    help="write each reader's reads of the real sets (second looks) as DIR/reader<N>.json, for "
                         "edge-alpr eval-compare")
+    p.add_argument("--blur", action="store_true",
+                   help="also read every real held-out crop small, motion-blurred and JPEG-compressed, as in a pass")
     args = p.parse_args(argv)
 
     sets = held_out_sets(args.datasets, args.agreed) if (args.datasets / "in_plates").is_dir() else {}
@@ -147,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} ({look}): {line}", flush=True)
             if reported_in_full:
                 print("\n".join(breakdown(reads)), flush=True)
+                if args.blur and sets:
+                    print(pass_like(reader, sets), flush=True)
                 for line in misses(reads) if args.misses else ():
                     print(line, flush=True)
                 if args.outcomes is not None:

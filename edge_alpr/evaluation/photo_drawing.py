@@ -9,6 +9,7 @@ import numpy as np
 
 from edge_alpr.evaluation.approach import translation
 from edge_alpr.evaluation.photos import PlatePhoto
+from edge_alpr.synth.degrade import line_kernel
 
 # The shutter is open for about this share of a frame: the length of the motion blur.
 _SHUTTER = 0.3
@@ -72,16 +73,7 @@ def make_background(photo: PlatePhoto, size: tuple[int, int]) -> np.ndarray:
 def _motion_kernel(dx: float, dy: float) -> np.ndarray | None:
     """A line kernel along the plate's movement during the shutter time; None when under 2 px."""
     length = min(_MAX_BLUR_PX, int(round(_SHUTTER * math.hypot(dx, dy))))
-    if length < 2:
-        return None
-    size = length | 1
-    kernel = np.zeros((size, size), np.float32)
-    norm = math.hypot(dx, dy)
-    half = (length - 1) / 2
-    centre = size // 2
-    ex, ey = dx / norm * half, dy / norm * half
-    cv2.line(kernel, (round(centre - ex), round(centre - ey)), (round(centre + ex), round(centre + ey)), 1.0, 1)
-    return kernel / kernel.sum()
+    return line_kernel(length, dx, dy) if length >= 2 else None
 
 
 def draw_vehicle(frame: np.ndarray, pyramid: PhotoPyramid, homography: np.ndarray, scale: float,

@@ -132,6 +132,18 @@ def _night(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.nda
     return (dark + bloom) * tint + noise
 
 
+def line_kernel(length: int, dx: float, dy: float) -> np.ndarray:
+    """A normalised line ``length`` px long along (dx, dy): how a point smears while it moves
+    that way with the shutter open (odd-sized, centred on the pixel)."""
+    size = max(1, length) | 1
+    kernel = np.zeros((size, size), np.float32)
+    norm = max(float(np.hypot(dx, dy)), 1e-9)
+    half, centre = (length - 1) / 2, size // 2
+    ex, ey = dx / norm * half, dy / norm * half
+    cv2.line(kernel, (round(centre - ex), round(centre - ey)), (round(centre + ex), round(centre + ey)), 1.0, 1)
+    return kernel / kernel.sum()
+
+
 def _motion_blur(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     h, w = img.shape[:2]
     length = int(max(3, rng.uniform(2, 0.04 * w + 3) * strength)) | 1  # odd: centred on the pixel

@@ -74,6 +74,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "loose margin, surroundings included (training.reader_context)")
     p.add_argument("--tilt-fraction", type=float, default=0.0,
                    help="share of training crops turned 6-25 degrees inside a box grown to hold them, as riders' plates hang")
+    p.add_argument("--motion-blur", type=float, default=0.0, metavar="FRACTION",
+                   help="share of training crops smeared by motion (2-10 %% of their width, mostly down the frame), "
+                        "as a plate approaching at 30 fps is (training.reader_data.motion_blur)")
     p.add_argument("--context-regions", type=int, default=800, help="real plate surroundings in that bank")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / "reader")
     p.add_argument("--models-dir", type=Path, default=common.DEFAULT_MODELS)
@@ -141,7 +144,7 @@ def train(args: argparse.Namespace) -> int:
 
         context = ContextBank.from_rows(training_rows(args.datasets), args.context_regions, args.seed)
     dataset = ReaderDataset(real_train, synthetic, args.synthetic_fraction, args.seed, args.two_line_whole,
-                            context, args.context_fraction, args.tilt_fraction)
+                            context, args.context_fraction, args.tilt_fraction, args.motion_blur)
 
     model = PlateRecognizer()
     if args.fine_tune:
@@ -294,6 +297,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "agreed_partials": getattr(args, "agreed_partials", False),
             "context_fraction": args.context_fraction if args.synthetic else 0.0,
             "tilt_fraction": getattr(args, "tilt_fraction", 0.0),
+            "motion_blur": getattr(args, "motion_blur", 0.0),
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on); and the split=val "
                           "ok plates of the sets labelled by eye (in_twowheelers, in_odisha_traffic; metrics int8_<set>_val)",
             "history": history,

@@ -17,6 +17,7 @@ from edge_alpr.datasets.kept import apply_kept, kept_labels_path
 from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.ocr import crop_plate, preprocess, split_two_lines, stacked_as_line
 from edge_alpr.ocr_views import turn
+from edge_alpr.synth.degrade import line_kernel
 from edge_alpr.training.detector_data import is_val, reader_val_texts
 from edge_alpr.types import ALPHABET
 
@@ -224,6 +225,24 @@ def tilt(image: np.ndarray, angle: float) -> np.ndarray:
     return turn(image, angle, (int(np.ceil(w * np.cos(t) + h * np.sin(t))), int(np.ceil(w * np.sin(t) + h * np.cos(t)))))
 
 
+#: Length of a motion smear as a share of the crop's width. A plate approaching a camera at
+#: 30 fps moves about a quarter of its width down the frame between frames; with the shutter
+#: open a third of the frame that is ~8 %, more at dusk, less in bright sun. Beyond ~10 % a
+#: person no longer reads the plate, and a label the pixels do not hold teaches guessing.
+MOTION_BLUR_SHARE = (0.02, 0.10)
+
+
+def motion_blur(image: np.ndarray, rng: np.random.Generator, share: float | None = None) -> np.ndarray:
+    """The crop smeared as a moving vehicle's plate is during the exposure: mostly down the
+    frame (a vehicle coming towards the camera), sometimes across it (one passing by); the
+    smear is ``share`` of the width, or drawn from ``MOTION_BLUR_SHARE``."""
+    w = image.shape[1]
+    length = max(2, round((rng.uniform(*MOTION_BLUR_SHARE) if share is None else share) * w))
+    angle = np.radians(rng.normal(90, 20) if rng.random() < 0.7 else rng.normal(0, 15))
+    kernel = line_kernel(length, float(np.cos(angle)), float(np.sin(angle)))
+    return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REPLICATE)
+
+
 def photometric(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     x = grey.astype(np.float32)
     x = (x - x.mean()) * rng.uniform(0.5, 1.4) + x.mean() + rng.uniform(-40, 40)
@@ -253,9 +272,10 @@ class ReaderDataset:
 
     def __init__(self, real: list[Crop], synthetic: list[Crop], synthetic_fraction: float, seed: int = 0,
                  two_line_whole: float = 0.0, context=None, context_fraction: float = 0.0,
-                 tilt_fraction: float = 0.0):
+                 tilt_fraction: float = 0.0, motion_blur_fraction: float = 0.0):
         self.real, self.synthetic = real, synthetic
         self.tilt_fraction = tilt_fraction
+        self.motion_blur_fraction = motion_blur_fraction
         self.fraction = synthetic_fraction if real and synthetic else (1.0 if synthetic else 0.0)
         self.seed, self.epoch = seed, 0
         self.two_line_whole = two_line_whole
@@ -273,6 +293,9 @@ class ReaderDataset:
         if rng.random() < self.tilt_fraction:
             image = tilt(image, float(rng.choice([-1.0, 1.0]) * rng.uniform(*TILT_DEGREES)))
         image = jitter_crop(image, rng)
+        # Drawn only when asked for, so a seed without it gives the batches it always gave.
+        if self.motion_blur_fraction and rng.random() < self.motion_blur_fraction:
+            image = motion_blur(image, rng)
         # The forms the reader gives two-line and stacked plates (ocr.split_two_lines, ocr.stacked_as_line).
         # ``two_line_whole`` of two-line plates are shown whole: the network's two feature rows
         # read the top line, then the bottom one, with no cut between the lines to get wrong.
