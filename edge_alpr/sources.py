@@ -76,11 +76,11 @@ def open_source(cfg: SourceConfig) -> FrameSource:
         return VideoFileSource(Path(cfg.uri), loop=cfg.loop, realtime=cfg.realtime)
     camera: Camera
     if cfg.kind == "picamera2":
-        camera = Picamera2Camera(int(cfg.uri or 0), cfg.width, cfg.height, cfg.fps)
+        camera = Picamera2Camera(int(cfg.uri or 0), cfg.width, cfg.height, cfg.fps, cfg.exposure_us)
     elif cfg.kind == "rtsp":
         camera = StreamCamera(cfg.uri, transport=cfg.rtsp_transport, timeout_s=cfg.stall_timeout_s)
     else:
-        camera = V4L2Camera(cfg.uri, cfg.width, cfg.height, cfg.fps)
+        camera = V4L2Camera(cfg.uri, cfg.width, cfg.height, cfg.fps, cfg.exposure_us)
     return LiveSource(camera, backoff_initial_s=cfg.reopen_backoff_initial_s, backoff_max_s=cfg.reopen_backoff_max_s,
                       stall_timeout_s=cfg.stall_timeout_s)
 

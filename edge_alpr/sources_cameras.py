@@ -31,10 +31,12 @@ class Camera(Protocol):
 class V4L2Camera(OpenCVCamera):
     """A V4L2/USB camera through OpenCV."""
 
-    def __init__(self, uri: str, width: int | None, height: int | None, fps: float | None) -> None:
+    def __init__(self, uri: str, width: int | None, height: int | None, fps: float | None,
+                 exposure_us: int | None = None) -> None:
         self.uri = uri
         self.device = uri if uri.startswith("/") else f"/dev/video{uri}"
         self.width, self.height, self.fps = width, height, fps
+        self.exposure_us = exposure_us
 
     def describe(self) -> str:
         return f"camera {self.device}"
@@ -59,15 +61,24 @@ class V4L2Camera(OpenCVCamera):
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         if self.fps:
             capture.set(cv2.CAP_PROP_FPS, self.fps)
+        if self.exposure_us:
+            # V4L2's manual mode (OpenCV passes 1 through as V4L2_EXPOSURE_MANUAL), then
+            # exposure_time_absolute, which UVC cameras count in 100 us steps.
+            manual = capture.set(cv2.CAP_PROP_AUTO_EXPOSURE, 1)
+            if not (manual and capture.set(cv2.CAP_PROP_EXPOSURE, max(1, round(self.exposure_us / 100)))):
+                log.warning("%s: the camera refused a fixed exposure of %d us; it keeps its own (check `v4l2-ctl -l`)",
+                            self.describe(), self.exposure_us)
 
 
 class Picamera2Camera:
     """The Raspberry Pi camera through picamera2 (Raspberry Pi OS's python3-picamera2)."""
 
-    def __init__(self, camera_num: int, width: int | None, height: int | None, fps: float | None) -> None:
+    def __init__(self, camera_num: int, width: int | None, height: int | None, fps: float | None,
+                 exposure_us: int | None = None) -> None:
         self.camera_num = camera_num
         self.size = (width or 1280, height or 720)
         self.fps = fps
+        self.exposure_us = exposure_us
         self._camera = None
 
     def describe(self) -> str:
@@ -84,7 +95,10 @@ class Picamera2Camera:
             ) from None
         try:
             camera = Picamera2(self.camera_num)
-            controls = {"FrameRate": float(self.fps)} if self.fps else {}
+            controls: dict[str, float | int] = {"FrameRate": float(self.fps)} if self.fps else {}
+            if self.exposure_us:
+                # A fixed shutter; the Pi's AGC goes on adjusting the analogue gain around it.
+                controls["ExposureTime"] = int(self.exposure_us)
             # 'RGB888' is stored B, G, R in memory: the order OpenCV expects.
             config = camera.create_video_configuration(main={"size": self.size, "format": "RGB888"}, controls=controls)
             camera.configure(config)

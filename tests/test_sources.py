@@ -193,6 +193,93 @@ def test_picamera2_without_the_package_says_how_to_install_it(monkeypatch) -> No
         open_source(SourceConfig(kind="picamera2"))
 
 
+class FakePicamera2:
+    """Stands in for picamera2 (no Pi camera here): records the controls it is configured with."""
+
+    opened: list[FakePicamera2] = []
+
+    def __init__(self, camera_num: int) -> None:
+        self.camera_num, self.controls, self.started = camera_num, None, False
+        FakePicamera2.opened.append(self)
+
+    def create_video_configuration(self, main, controls):
+        self.controls = dict(controls)
+        return {"main": main, "controls": controls}
+
+    def configure(self, config) -> None:
+        self.config = config
+
+    def start(self) -> None:
+        self.started = True
+
+    def capture_array(self, stream):
+        time.sleep(0.01)  # a camera's frame interval, not a busy loop
+        return np.zeros((self.config["main"]["size"][1], self.config["main"]["size"][0], 3), np.uint8)
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def test_a_pi_camera_is_given_the_fixed_shutter_and_frame_rate_the_config_asks_for(monkeypatch) -> None:
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=FakePicamera2))
+    FakePicamera2.opened.clear()
+    source = open_source(SourceConfig(kind="picamera2", uri="1", fps=25, exposure_us=1500))
+    try:
+        frame, deadline = None, time.monotonic() + 3
+        while frame is None and time.monotonic() < deadline:
+            frame = source.read()
+    finally:
+        source.close()
+    camera = FakePicamera2.opened[0]
+    assert camera.camera_num == 1 and camera.started
+    assert camera.controls == {"FrameRate": 25.0, "ExposureTime": 1500}
+    assert frame is not None and frame.image.shape == (720, 1280, 3)
+
+    FakePicamera2.opened.clear()
+    open_source(SourceConfig(kind="picamera2")).close()
+    assert "ExposureTime" not in FakePicamera2.opened[0].controls  # automatic unless asked
+
+
+class RecordingCapture:
+    def __init__(self, accepts: bool = True) -> None:
+        self.accepts, self.calls = accepts, []
+
+    def set(self, prop, value) -> bool:
+        self.calls.append((prop, value))
+        return self.accepts
+
+
+def test_a_usb_camera_is_switched_to_manual_exposure_in_100_us_steps_and_a_refusal_is_logged(caplog) -> None:
+    from edge_alpr.sources_cameras import V4L2Camera
+
+    capture = RecordingCapture()
+    V4L2Camera("0", 1280, 720, None, exposure_us=1500)._request_format(capture)
+    assert capture.calls[-2:] == [(cv2.CAP_PROP_AUTO_EXPOSURE, 1), (cv2.CAP_PROP_EXPOSURE, 15)]
+
+    capture = RecordingCapture()
+    V4L2Camera("0", None, None, None)._request_format(capture)
+    assert not capture.calls
+
+    with caplog.at_level(logging.WARNING):
+        V4L2Camera("0", None, None, None, exposure_us=800)._request_format(RecordingCapture(accepts=False))
+    assert "refused a fixed exposure of 800 us" in caplog.text and "/dev/video0" in caplog.text
+
+
+def test_a_shutter_time_is_refused_for_sources_whose_shutter_is_set_elsewhere() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="camera's own settings page"):
+        SourceConfig(kind="rtsp", uri="rtsp://cam/stream", exposure_us=1000)
+    with pytest.raises(ValidationError, match="when the video was recorded"):
+        SourceConfig(kind="file", uri="clip.mp4", exposure_us=1000)
+    with pytest.raises(ValidationError, match="greater than or equal to 10"):
+        SourceConfig(kind="v4l2", exposure_us=0)
+
+
 class ScriptedCamera:
     """A camera that plays a script: an image, None (failed read) or 'wait' (a slow frame)."""
 
