@@ -190,3 +190,28 @@ def test_the_last_frame_of_a_pass_is_blurred_like_the_frames_before():
     assert all(later > earlier for earlier, later in zip(steps, steps[1:-1]))  # closer plates move faster
     assert steps[-1] == pytest.approx(steps[-2])
     assert steps[-1] > 10.0
+
+
+def test_the_shutter_time_sets_the_smear_and_nothing_else(tmp_path):
+    from edge_alpr.evaluation.photo_drawing import PhotoPyramid, draw_vehicle
+
+    def make(name, exposure_us):
+        return make_real_video(PHOTOS, tmp_path / name, seed=0, size=SIZE, fps=FPS, clip_seconds=(1.0, 1.5),
+                               gap_seconds=(0.3, 0.5), exposure_us=exposure_us)
+
+    long, short = make("long.mp4", 100_000), make("short.mp4", 2_000)  # the whole frame, 1/50 of it (10 fps)
+    assert json.dumps(short.to_json()["vehicles"]) == json.dumps(long.to_json()["vehicles"])  # the same passes
+    with pytest.raises(ValueError, match="exposure_us must be positive and at most one frame"):
+        make("too_long.mp4", 200_000)
+
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[16:48, 16:48] = 255
+
+    def lit_columns(shutter):
+        frame = np.zeros((64, 128, 3), np.float32)
+        draw_vehicle(frame, PhotoPyramid(photo), np.eye(3) @ np.array([[1, 0, 32], [0, 1, 0], [0, 0, 1.0]]), 1.0,
+                     (20.0, 0.0), shutter)
+        return int((frame[32, :, 0] > 10).sum())
+
+    assert lit_columns(0.05) == 32  # a 1 px smear is none
+    assert lit_columns(0.5) == pytest.approx(32 + 9, abs=1)  # 10 px along the move

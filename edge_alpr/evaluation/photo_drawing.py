@@ -11,8 +11,9 @@ from edge_alpr.evaluation.approach import translation
 from edge_alpr.evaluation.photos import PlatePhoto
 from edge_alpr.synth.degrade import line_kernel
 
-# The shutter is open for about this share of a frame: the length of the motion blur.
-_SHUTTER = 0.3
+# By default the shutter is open for this share of a frame (12 ms at 25 fps: auto exposure in
+# dull light), which sets the length of the motion blur.
+SHUTTER = 0.3
 _MAX_BLUR_PX = 11
 
 
@@ -70,16 +71,16 @@ def make_background(photo: PlatePhoto, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.float32)
 
 
-def _motion_kernel(dx: float, dy: float) -> np.ndarray | None:
+def _motion_kernel(dx: float, dy: float, shutter: float) -> np.ndarray | None:
     """A line kernel along the plate's movement during the shutter time; None when under 2 px."""
-    length = min(_MAX_BLUR_PX, int(round(_SHUTTER * math.hypot(dx, dy))))
+    length = min(_MAX_BLUR_PX, int(round(shutter * math.hypot(dx, dy))))
     return line_kernel(length, dx, dy) if length >= 2 else None
 
 
 def draw_vehicle(frame: np.ndarray, pyramid: PhotoPyramid, homography: np.ndarray, scale: float,
-                 motion: tuple[float, float]) -> None:
+                 motion: tuple[float, float], shutter: float = SHUTTER) -> None:
     """Warp the photo into ``frame`` (float32, in place) with its feathered edge, blurred along
-    ``motion`` (px per frame). ``scale`` is frame pixels per photo pixel at the plate. Only the
+    ``motion`` (px per frame) for ``shutter`` of the frame. ``scale`` is frame pixels per photo pixel at the plate. Only the
     part of the frame the photo covers is touched."""
     image, alpha, factor = pyramid.for_scale(scale)
     level_to_frame = homography @ np.diag([factor, factor, 1.0])
@@ -96,7 +97,7 @@ def draw_vehicle(frame: np.ndarray, pyramid: PhotoPyramid, homography: np.ndarra
     roi_size = (x1 - x0, y1 - y0)
     layer = cv2.warpPerspective(image, to_roi, roi_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     cover = cv2.warpPerspective(alpha, to_roi, roi_size, flags=cv2.INTER_LINEAR, borderValue=0.0)
-    kernel = _motion_kernel(*motion)
+    kernel = _motion_kernel(*motion, shutter)
     if kernel is not None:
         layer = cv2.filter2D(layer, -1, kernel, borderType=cv2.BORDER_REPLICATE)
         cover = cv2.filter2D(cover, -1, kernel, borderType=cv2.BORDER_CONSTANT)

@@ -34,7 +34,7 @@ import numpy as np
 
 from edge_alpr.errors import EdgeAlprError, InputError
 from edge_alpr.evaluation.approach import ClipPlan, inside, photo_to_frame, plan_clip, project_box
-from edge_alpr.evaluation.photo_drawing import PhotoPyramid, draw_vehicle, finish_frame, make_background
+from edge_alpr.evaluation.photo_drawing import SHUTTER, PhotoPyramid, draw_vehicle, finish_frame, make_background
 from edge_alpr.evaluation.photos import REAL_SETS, PlatePhoto, choose_photos, load_photo, validation_photos
 from edge_alpr.synth.scenes import VehicleTruth, VideoTruth, check_video, parse_size
 from edge_alpr.synth.vehicles import Box
@@ -54,9 +54,12 @@ def make_real_video(
     fps: float = 25.0,
     clip_seconds: tuple[float, float] = (1.0, 3.0),
     gap_seconds: tuple[float, float] = (0.6, 1.5),
+    exposure_us: float | None = None,
 ) -> VideoTruth:
     """Write an ``mp4v`` video with one approach per photo, empty background between them, and
-    return its truth (not saved; call ``.save()``). The same photos and seed give the same video."""
+    return its truth (not saved; call ``.save()``). The same photos and seed give the same video.
+    ``exposure_us`` is the camera's shutter time (the daemon's ``source.exposure_us``), which sets
+    the motion blur; by default the shutter is open ``photo_drawing.SHUTTER`` of each frame."""
     width, height = size
     if width < 64 or height < 36:
         raise ValueError(f"make_real_video: size must be at least 64x36, got {width}x{height}")
@@ -65,6 +68,10 @@ def make_real_video(
     if fps <= 0 or not 0 < clip_seconds[0] <= clip_seconds[1] or not 0 <= gap_seconds[0] <= gap_seconds[1]:
         raise ValueError(f"make_real_video: fps must be positive and the second ranges ordered, got fps {fps}, "
                          f"clip_seconds {clip_seconds}, gap_seconds {gap_seconds}")
+    shutter = SHUTTER if exposure_us is None else exposure_us * 1e-6 * fps
+    if not 0 < shutter <= 1:
+        raise ValueError(f"make_real_video: exposure_us must be positive and at most one frame ({1e6 / fps:.0f} us "
+                         f"at {fps:g} fps), got {exposure_us}")
     rng = np.random.default_rng(seed)
     sigma = float(rng.uniform(*_NOISE_SIGMA))
     # A few noise patterns, cycled: fresh noise per frame would cost more than the rest.
@@ -83,7 +90,7 @@ def make_real_video(
             for _ in range(max(1, round(float(rng.uniform(*gap_seconds)) * fps))):
                 writer.write(finish_frame(background.copy(), noise[index % len(noise)], plan.jpeg_quality))
                 index += 1
-            boxes = _write_clip(writer, photo, plan, background, noise, index, size)
+            boxes = _write_clip(writer, photo, plan, background, noise, index, size, shutter)
             if boxes:
                 vehicles.append(VehicleTruth(photo.text, photo.layout, photo.kind, min(boxes), max(boxes), boxes))
             index += plan.frames
@@ -106,7 +113,7 @@ def plate_step(plan: ClipPlan, i: int) -> tuple[float, float]:
 
 
 def _write_clip(writer: cv2.VideoWriter, photo: PlatePhoto, plan: ClipPlan, background: np.ndarray,
-                noise: list[np.ndarray], first_index: int, size: tuple[int, int]) -> dict[int, Box]:
+                noise: list[np.ndarray], first_index: int, size: tuple[int, int], shutter: float) -> dict[int, Box]:
     """Write one pass; returns the plate box per frame index where it is fully inside the frame."""
     pyramid = PhotoPyramid(photo.image)
     boxes: dict[int, Box] = {}
@@ -114,7 +121,7 @@ def _write_clip(writer: cv2.VideoWriter, photo: PlatePhoto, plan: ClipPlan, back
         homography = photo_to_frame(photo, plan, i)
         frame = background.copy()
         scale = plan.plate_width(i) / max(photo.box[2] - photo.box[0], 1.0)
-        draw_vehicle(frame, pyramid, homography, scale, plate_step(plan, i))
+        draw_vehicle(frame, pyramid, homography, scale, plate_step(plan, i), shutter)
         index = first_index + i
         writer.write(finish_frame(frame, noise[index % len(noise)], plan.jpeg_quality))
         box = project_box(photo.box, homography)
@@ -141,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", default="real_val", help="file name of the real-photo video, without .mp4 (default real_val)")
     parser.add_argument("--size", type=parse_size, default=(1280, 720), help="WxH (default 1280x720)")
     parser.add_argument("--fps", type=float, default=25.0)
+    parser.add_argument("--exposure-us", type=float, metavar="US",
+                        help="the camera's shutter time, which sets the motion blur (default: open 0.3 of each frame, "
+                             "12000 us at 25 fps, as auto exposure in dull light; 1500 is a short daylight shutter). "
+                             "The noise of the gain a short shutter needs is not added")
     parser.add_argument("--no-synth", action="store_true", help="skip the generated scene")
     return parser
 
@@ -156,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not refs:
             raise InputError(f"{args.datasets}: no validation photos with one labelled plate in {', '.join(args.sets)}")
         video = args.out / f"{args.name}.mp4"
-        truth = make_real_video([load_photo(r) for r in refs], video, seed=args.seed, size=args.size, fps=args.fps)
+        truth = make_real_video([load_photo(r) for r in refs], video, seed=args.seed, size=args.size, fps=args.fps,
+                                exposure_us=args.exposure_us)
         truth.save(video.with_suffix(".json"))
         print(f"wrote {video} ({truth.frames} frames, {len(truth.vehicles)} vehicles from "
               f"{', '.join(sorted({r.dataset for r in refs}))}) and {video.with_suffix('.json')}")
