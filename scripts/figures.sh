@@ -13,7 +13,7 @@ echo "== detector int8 vs float" && $PY -m edge_alpr bench detector --images 100
 echo "== reader vs PP-OCRv4 and Tesseract" && $PY -m edge_alpr bench reader --threads 1 | tee "$OUT/bench_reader.txt"
 echo "== reader on every held-out set: the wide recognizer alone, then the shipped pair, paired crop by crop"
 $PY -m edge_alpr.bench.reader_heldout models --square models/plate_reader_square_int8.tflite --datasets "$D" \
-    --outcomes "$OUT/reader_outcomes" | tee "$OUT/reader_heldout.txt"
+    --outcomes "$OUT/reader_outcomes" --blur | tee "$OUT/reader_heldout.txt"
 $PY -m edge_alpr eval-compare "$OUT/reader_outcomes/reader0.json" "$OUT/reader_outcomes/reader1.json" | tee "$OUT/reader_square_paired.txt"
 echo "== pipeline 1280x720" && $PY -m edge_alpr bench pipeline --threads 2 | tee "$OUT/bench_pipeline.txt"
 
@@ -31,8 +31,13 @@ echo "== videos: temporal redundancy"
 $PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 12 --seed 0 --sets in_olx_scenes --name real_val_in --no-synth
 $PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 12 --seed 0
 $PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 41 --seed 0 --sets in_twowheelers in_odisha_traffic --name two_wheelers_val --no-synth
+$PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 41 --seed 0 --sets in_twowheelers in_odisha_traffic --name two_wheelers_val_1500us --no-synth --exposure-us 1500
+$PY -m edge_alpr.evaluation.videogen --datasets "$D" --out runs/eval-videos --vehicles 40 --seed 0 --sets in_olx_scenes --name olx_val --no-synth
 $PY -m edge_alpr eval-video --video runs/eval-videos/real_val_in.mp4 | tee "$OUT/video_real_in.txt"
-$PY -m edge_alpr eval-video --video runs/eval-videos/two_wheelers_val.mp4 | tee "$OUT/video_two_wheelers.txt"
+$PY -m edge_alpr eval-video --video runs/eval-videos/two_wheelers_val.mp4 --json > "$OUT/video_two_wheelers.json"
+$PY -m edge_alpr eval-video --video runs/eval-videos/two_wheelers_val_1500us.mp4 --json > "$OUT/video_two_wheelers_1500us.json"
+$PY -m edge_alpr eval-compare "$OUT/video_two_wheelers.json" "$OUT/video_two_wheelers_1500us.json" | tee "$OUT/video_two_wheelers_shutter.txt"
+$PY -m edge_alpr eval-video --video runs/eval-videos/olx_val.mp4 --no-single-frame | tee "$OUT/video_olx_val.txt"
 $PY -m edge_alpr eval-video --video runs/eval-videos/synth_scene.mp4 | tee "$OUT/video_synth.txt"
 $PY -m edge_alpr eval-video --video demo/demo.mp4 | tee "$OUT/video_demo.txt"
 
