@@ -12,7 +12,7 @@ no training used).
 
 ``--blur`` also reads every held-out crop as a vehicle pass shows it: shrunk to 80 px wide,
 smeared by motion over 0, 4 and 8 % of its width (``training.reader_data.motion_blur``, mostly down
-the frame; a person still reads nearly all plates at 8 %) and JPEG-compressed, one draw per crop.
+the frame; a person still reads most plates at 8 %) and JPEG-compressed, one draw per crop.
 
 ``--agreed`` adds the labelled sets' validation plates whose label is an ``agreed`` partial (every
 blind reading gave that text, none was certain of every character) as one more set, ``agreed``,
