@@ -209,7 +209,7 @@ def test_the_shutter_time_sets_the_smear_and_nothing_else(tmp_path):
 
     def lit_columns(shutter):
         frame = np.zeros((64, 128, 3), np.float32)
-        draw_vehicle(frame, PhotoPyramid(photo), np.eye(3) @ np.array([[1, 0, 32], [0, 1, 0], [0, 0, 1.0]]), 1.0,
+        draw_vehicle(frame, PhotoPyramid(photo), np.array([[1, 0, 32], [0, 1, 0], [0, 0, 1.0]]), 1.0,
                      (20.0, 0.0), shutter)
         return int((frame[32, :, 0] > 10).sum())
 

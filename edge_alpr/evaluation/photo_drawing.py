@@ -78,7 +78,7 @@ def _motion_kernel(dx: float, dy: float, shutter: float) -> np.ndarray | None:
 
 
 def draw_vehicle(frame: np.ndarray, pyramid: PhotoPyramid, homography: np.ndarray, scale: float,
-                 motion: tuple[float, float], shutter: float = SHUTTER) -> None:
+                 motion: tuple[float, float], shutter: float) -> None:
     """Warp the photo into ``frame`` (float32, in place) with its feathered edge, blurred along
     ``motion`` (px per frame) for ``shutter`` of the frame. ``scale`` is frame pixels per photo pixel at the plate. Only the
     part of the frame the photo covers is touched."""
