@@ -20,6 +20,15 @@ if [[ "$extras" == *test* ]]; then
     || need_apt+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
                   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 fi
+if [[ "$extras" == *train* ]] && command -v dpkg >/dev/null; then
+  # The renderer's extra typefaces (edge_alpr.synth.fonts.MORE_FONT_PACKAGES): training renders
+  # plates in them; without them it renders fewer letter shapes and trains a different reader.
+  for pkg in fonts-roboto-unhinted fonts-roboto-slab fonts-open-sans fonts-urw-base35 fonts-paratype \
+      fonts-bebas-neue fonts-beteckna fonts-crosextra-carlito fonts-lato fonts-inter fonts-noto-core \
+      fonts-cantarell fonts-league-spartan fonts-b612 fonts-dosis fonts-arkpandora fonts-comic-neue; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+  done
+fi
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "installing apt packages: ${need_apt[*]}"

@@ -175,6 +175,31 @@ def test_renders_without_system_fonts(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (gray < 100).mean() > 0.05  # characters were printed
 
 
+@pytest.mark.skipif(not fonts.FONTS, reason="no TrueType fonts installed")
+def test_every_typeface_prints_each_character_as_its_own_shape() -> None:
+    """A face without a glyph prints a blank or the same box for every missing character: a
+    plate labelled with text it does not show. Every face the renderer picks has all 36 (some
+    plate faces draw the letter O as the digit 0, as real plates do: the grammar tells them apart)."""
+    for path in fonts.FONTS:
+        masks = [fonts._glyph(path, ch, 0) for ch in plates.ALPHABET.replace("O", "")]
+        assert all((m > 127).sum() > 20 for m in masks), path
+        shapes = {cv2.resize(m, (24, 32)).tobytes() for m in masks}
+        assert len(shapes) == len(masks), path
+
+
+def test_hsrp_plates_use_only_hsrp_like_faces() -> None:
+    rng = np.random.default_rng(0)
+    picked = {Path(fonts.pick_font(rng, hsrp=True) or "").name for _ in range(300)}
+    allowed = set(fonts._HSRP_FONT_WEIGHTS) | set(fonts._MORE_HSRP_FONT_WEIGHTS)
+    assert picked <= allowed | {""}
+
+
+def test_the_setup_script_installs_the_extra_typefaces() -> None:
+    """Training renders plates in the faces of these packages; the developer setup installs them."""
+    script = (Path(__file__).parents[1] / "scripts" / "setup-dev.sh").read_text()
+    assert [p for p in fonts.MORE_FONT_PACKAGES if p not in script] == []
+
+
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
 def test_tesseract_reads_what_the_renderer_claims(tmp_path: Path) -> None:
     """An independent OCR reads the clean one-line plates: the printed text is the label."""

@@ -51,17 +51,52 @@ _OTHER_FONT_WEIGHTS = {
     "LiberationMono-Bold.ttf": 0.3,
     "FreeMonoBold.ttf": 0.3,
 }
+#: More letter shapes from Debian's free font packages (``MORE_FONT_PACKAGES``, installed by
+#: ``scripts/setup-dev.sh`` with the train extra). Real plates are lettered by thousands of
+#: shops, and the reader's misses on real two-wheeler plates were confident swaps on shapes no
+#: rendered face had (a "4" with an open top read as "2", a flagged "1" as "4"). Each face is
+#: rarer than the ones above; together they are about a third of the non-HSRP plates.
+_MORE_FONT_WEIGHTS = {
+    # condensed and bold sans, the commonest look of printed plates
+    **{name: 0.6 for name in ("RobotoCondensed-Bold.ttf", "OpenSans-CondBold.ttf", "NimbusSansNarrow-Bold.otf",
+                              "PTN77F.ttf", "BebasNeue-Bold.otf", "BetecknaGSCondensed-Bold.ttf")},
+    **{name: 0.35 for name in (
+        "RobotoCondensed-Medium.ttf", "Roboto-Bold.ttf", "Roboto-Black.ttf", "Roboto-Medium.ttf", "OpenSans-Bold.ttf",
+        "OpenSans-ExtraBold.ttf", "NimbusSans-Bold.otf", "Carlito-Bold.ttf", "Lato-Black.ttf", "Lato-Bold.ttf",
+        "Lato-Heavy.ttf", "Inter-Bold.otf", "Inter-Black.otf", "NotoSans-Bold.ttf", "Cantarell-Bold.otf",
+        "Cantarell-ExtraBold.otf", "LeagueSpartan-Bold.otf", "B612-Bold.otf", "Dosis-Bold.otf", "Dosis-ExtraBold.otf",
+        "URWGothic-Demi.otf", "BetecknaGS-Bold.ttf", "AerialBd.ttf", "VerandaBd.ttf", "PTS75F.ttf", "PTC75F.ttf",
+        "ComicNeue-Bold.otf")},
+    # slab and serif faces of older painted plates
+    **{name: 0.3 for name in ("RobotoSlab-Bold.otf", "NimbusRoman-Bold.otf", "URWBookman-Demi.otf", "C059-Bold.otf",
+                              "P052-Bold.otf", "NotoSerif-Bold.ttf", "PTF75F.ttf", "TymesBd.ttf")},
+    # typewriter faces and slanted ones
+    **{name: 0.2 for name in ("NimbusMonoPS-Bold.otf", "B612Mono-Bold.otf", "PTM75F.ttf",
+                              "RobotoCondensed-BoldItalic.ttf", "Lato-BlackItalic.ttf", "OpenSans-ExtraBoldItalic.ttf",
+                              "Inter-BoldItalic.otf", "NimbusSansNarrow-BoldOblique.otf")},
+}
+#: HSRP makers' condensed sans faces vary; a few of the faces above come close to theirs.
+_MORE_HSRP_FONT_WEIGHTS = {name: 0.5 for name in (
+    "RobotoCondensed-Bold.ttf", "OpenSans-CondBold.ttf", "NimbusSansNarrow-Bold.otf", "PTN77F.ttf")}
+#: The Debian packages of ``_MORE_FONT_WEIGHTS`` (rendering works without them, with fewer shapes).
+MORE_FONT_PACKAGES = (
+    "fonts-roboto-unhinted", "fonts-roboto-slab", "fonts-open-sans", "fonts-urw-base35", "fonts-paratype",
+    "fonts-bebas-neue", "fonts-beteckna", "fonts-crosextra-carlito", "fonts-lato", "fonts-inter", "fonts-noto-core",
+    "fonts-cantarell", "fonts-league-spartan", "fonts-b612", "fonts-dosis", "fonts-arkpandora", "fonts-comic-neue",
+)
+_ALL_FONT_WEIGHTS = {**_OTHER_FONT_WEIGHTS, **_MORE_FONT_WEIGHTS}
 _FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"), "/Library/Fonts")
 
 
 def _discover_fonts() -> tuple[str, ...]:
     found: dict[str, str] = {}
     for directory in _FONT_DIRS:
-        for path in sorted(glob.glob(os.path.join(directory, "**", "*.ttf"), recursive=True)):
-            name = os.path.basename(path)
-            if name in _OTHER_FONT_WEIGHTS and name not in found:
-                found[name] = path
-    return tuple(found[n] for n in _OTHER_FONT_WEIGHTS if n in found)
+        for pattern in ("*.ttf", "*.otf"):
+            for path in sorted(glob.glob(os.path.join(directory, "**", pattern), recursive=True)):
+                name = os.path.basename(path)
+                if name in _ALL_FONT_WEIGHTS and name not in found:
+                    found[name] = path
+    return tuple(found[n] for n in _ALL_FONT_WEIGHTS if n in found)
 
 
 #: TrueType fonts found on this system; empty means Pillow's bundled default font is used.
@@ -69,7 +104,7 @@ FONTS: tuple[str, ...] = _discover_fonts()
 
 
 def pick_font(rng: np.random.Generator, hsrp: bool) -> str | None:
-    weights_by_name = _HSRP_FONT_WEIGHTS if hsrp else _OTHER_FONT_WEIGHTS
+    weights_by_name = {**_HSRP_FONT_WEIGHTS, **_MORE_HSRP_FONT_WEIGHTS} if hsrp else _ALL_FONT_WEIGHTS
     pool = [(path, weights_by_name[os.path.basename(path)]) for path in FONTS if os.path.basename(path) in weights_by_name]
     if not pool:
         pool = [(path, 1.0) for path in FONTS]

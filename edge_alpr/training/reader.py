@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from edge_alpr.bench import macs
+from edge_alpr.synth import fonts
 from edge_alpr.training import common
 from edge_alpr.training.reader_data import (
     LABELLED_SETS,
@@ -288,6 +289,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "real_train_sources": dict(sorted(Counter(c.source for c in real_train).items())),
             "data_version": data_version(real_train, calib, val),
             "synthetic_plates": args.synthetic, "synthetic_fraction": args.synthetic_fraction,
+            "rendered_typefaces": len(fonts.FONTS),
             "two_line_fraction": args.two_line_fraction,
             "stacked_fraction": args.stacked_fraction,
             "two_line_whole": args.two_line_whole,
