@@ -187,11 +187,19 @@ def test_every_typeface_prints_each_character_as_its_own_shape() -> None:
         assert len(shapes) == len(masks), path
 
 
-def test_hsrp_plates_use_only_hsrp_like_faces() -> None:
+def test_typefaces_choose_the_pool_and_hsrp_plates_keep_to_hsrp_like_faces() -> None:
     rng = np.random.default_rng(0)
-    picked = {Path(fonts.pick_font(rng, hsrp=True) or "").name for _ in range(300)}
-    allowed = set(fonts._HSRP_FONT_WEIGHTS) | set(fonts._MORE_HSRP_FONT_WEIGHTS)
-    assert picked <= allowed | {""}
+
+    def picked(hsrp: bool, typefaces: str) -> set[str]:
+        return {Path(fonts.pick_font(rng, hsrp, typefaces) or "").name for _ in range(400)}
+
+    assert picked(True, "standard") <= set(fonts._HSRP_FONT_WEIGHTS) | {""}
+    assert picked(True, "more") <= set(fonts._HSRP_FONT_WEIGHTS) | set(fonts._MORE_HSRP_FONT_WEIGHTS) | {""}
+    assert not picked(False, "standard") & set(fonts._MORE_FONT_WEIGHTS)
+    if fonts.face_count("more") > fonts.face_count("standard"):
+        assert picked(False, "more") & set(fonts._MORE_FONT_WEIGHTS)
+    with pytest.raises(ValueError, match="'standard' or 'more'"):
+        fonts.pick_font(rng, False, "all")  # type: ignore[arg-type]
 
 
 def test_the_setup_script_installs_the_extra_typefaces() -> None:

@@ -144,6 +144,7 @@ def _tiny_reader_datasets(root):
 
 def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_recalibrate_and_re_export_remeasure(tmp_path):
     from edge_alpr.ocr import EdgePlateReader
+    from edge_alpr.synth import fonts
     from edge_alpr.training import reader as train_reader
 
     datasets = _tiny_reader_datasets(tmp_path / "datasets")
@@ -160,9 +161,15 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
     assert [h["step"] for h in card["training"]["history"]] == [3]
     EdgePlateReader(models / "plate_reader_int8.tflite").read(np.full((30, 120, 3), 200, np.uint8))
 
-    assert train_reader.main(args + ["--fine-tune", "--steps", "2", "--run-dir", str(tmp_path / "ft")]) == 0
+    assert card["training"]["typefaces"] == "standard"
+    assert card["training"]["rendered_typefaces"] == fonts.face_count("standard")
+
+    assert train_reader.main(args + ["--fine-tune", "--steps", "2", "--typefaces", "more",
+                                     "--run-dir", str(tmp_path / "ft")]) == 0
     tuned = json.loads((models / "plate_reader.json").read_text())
     assert tuned["training"]["fine_tuned"] and tuned["training"]["base"]["steps"] == 3
+    assert tuned["training"]["typefaces"] == "more"
+    assert tuned["training"]["rendered_typefaces"] == fonts.face_count("more")
     assert "base" not in tuned["training"]["base"] and "history" not in tuned["training"]["base"]
 
     # The squarish crops' recognizer: that reader fine-tuned under its own name, and calibrated and

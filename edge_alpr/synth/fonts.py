@@ -2,7 +2,7 @@
 character glyphs drawn once and scaled into a line of text.
 
     FONTS: the usable TrueType files found on this machine (empty: Pillow's bundled font)
-    pick_font(rng, hsrp) -> path | None
+    pick_font(rng, hsrp, typefaces="standard") -> path | None
     line_mask(groups, font, stroke, separator, rng, *, even=True, lettering="printed") -> mask of one text line
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import glob
 import os
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -52,10 +53,12 @@ _OTHER_FONT_WEIGHTS = {
     "FreeMonoBold.ttf": 0.3,
 }
 #: More letter shapes from Debian's free font packages (``MORE_FONT_PACKAGES``, installed by
-#: ``scripts/setup-dev.sh`` with the train extra). Real plates are lettered by thousands of
-#: shops, and the reader's misses on real two-wheeler plates were confident swaps on shapes no
-#: rendered face had (a "4" with an open top read as "2", a flagged "1" as "4"). Each face is
-#: rarer than the ones above; together they are about a third of the non-HSRP plates.
+#: ``scripts/setup-dev.sh`` with the train extra), drawn only with ``typefaces="more"``. Real
+#: plates are lettered by thousands of shops, and the reader's misses on real two-wheeler plates
+#: were confident swaps on shapes no rendered face had (a "4" with an open top read as "2"). Each
+#: face is rarer than the ones above; together they are about a third of the non-HSRP plates.
+#: A reader trained with them read more two-wheeler plates and fewer car plates (docs/figures.md,
+#: "More typefaces"), so they are not the default.
 _MORE_FONT_WEIGHTS = {
     # condensed and bold sans, the commonest look of printed plates
     **{name: 0.6 for name in ("RobotoCondensed-Bold.ttf", "OpenSans-CondBold.ttf", "NimbusSansNarrow-Bold.otf",
@@ -85,6 +88,8 @@ MORE_FONT_PACKAGES = (
     "fonts-cantarell", "fonts-league-spartan", "fonts-b612", "fonts-dosis", "fonts-arkpandora", "fonts-comic-neue",
 )
 _ALL_FONT_WEIGHTS = {**_OTHER_FONT_WEIGHTS, **_MORE_FONT_WEIGHTS}
+#: Which faces rendered plates are drawn in: the standard few, or those and the more of above.
+Typefaces = Literal["standard", "more"]
 _FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"), "/Library/Fonts")
 
 
@@ -103,8 +108,13 @@ def _discover_fonts() -> tuple[str, ...]:
 FONTS: tuple[str, ...] = _discover_fonts()
 
 
-def pick_font(rng: np.random.Generator, hsrp: bool) -> str | None:
-    weights_by_name = {**_HSRP_FONT_WEIGHTS, **_MORE_HSRP_FONT_WEIGHTS} if hsrp else _ALL_FONT_WEIGHTS
+def pick_font(rng: np.random.Generator, hsrp: bool, typefaces: Typefaces = "standard") -> str | None:
+    if typefaces not in ("standard", "more"):
+        raise ValueError(f"pick_font: typefaces must be 'standard' or 'more', got {typefaces!r}")
+    if typefaces == "more":
+        weights_by_name = {**_HSRP_FONT_WEIGHTS, **_MORE_HSRP_FONT_WEIGHTS} if hsrp else _ALL_FONT_WEIGHTS
+    else:
+        weights_by_name = _HSRP_FONT_WEIGHTS if hsrp else _OTHER_FONT_WEIGHTS
     pool = [(path, weights_by_name[os.path.basename(path)]) for path in FONTS if os.path.basename(path) in weights_by_name]
     if not pool:
         pool = [(path, 1.0) for path in FONTS]
@@ -112,6 +122,12 @@ def pick_font(rng: np.random.Generator, hsrp: bool) -> str | None:
         return None
     weights = np.array([w for _, w in pool])
     return pool[int(rng.choice(len(pool), p=weights / weights.sum()))][0]
+
+
+def face_count(typefaces: Typefaces = "standard") -> int:
+    """How many faces found on this machine ``pick_font`` draws from, for a model card."""
+    names = _ALL_FONT_WEIGHTS if typefaces == "more" else _OTHER_FONT_WEIGHTS
+    return sum(os.path.basename(path) in names for path in FONTS)
 
 
 _GLYPH_SIZE = 96  # glyphs are drawn once at this size, then scaled

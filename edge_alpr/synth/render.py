@@ -145,6 +145,7 @@ def render_plate(
     *,
     layout: Layout | None = None,
     style: PlateStyle | None = None,
+    typefaces: fonts.Typefaces = "standard",
 ) -> RenderedPlate:
     """Render a plate. ``text`` None draws a random plate; layout and style are drawn at
     random unless given (one-line on ~75% of plates, the rest two-line; stacked only when
@@ -171,7 +172,7 @@ def render_plate(
             style = replace(style, hsrp=False)
     if style.divider not in ("none", "ink", "red"):
         raise ValueError(f"render_plate: style.divider must be none/ink/red, got {style.divider!r}")
-    font = style.font or fonts.pick_font(rng, style.hsrp)
+    font = style.font or fonts.pick_font(rng, style.hsrp, typefaces)
 
     if layout == "one":
         width = int(rng.uniform(470, 530))

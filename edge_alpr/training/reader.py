@@ -78,6 +78,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--motion-blur", type=float, default=0.0, metavar="FRACTION",
                    help="share of training crops smeared by motion (2-10 %% of their width, mostly down the frame), "
                         "as a plate approaching at 30 fps is (training.reader_data.motion_blur)")
+    p.add_argument("--typefaces", choices=("standard", "more"), default="standard",
+                   help="faces rendered plates are drawn in: the standard few, or also the many of Debian's free "
+                        "font packages (synth.fonts.MORE_FONT_PACKAGES)")
     p.add_argument("--context-regions", type=int, default=800, help="real plate surroundings in that bank")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / "reader")
     p.add_argument("--models-dir", type=Path, default=common.DEFAULT_MODELS)
@@ -135,7 +138,8 @@ def train(args: argparse.Namespace) -> int:
     real_train, calib, val = training_crops(args)
     labelled_val = load_labelled_val(args.datasets)
     t0 = time.time()
-    synthetic = (render_bank(args.synthetic, args.seed, args.two_line_fraction, args.stacked_fraction, args.threads)
+    synthetic = (render_bank(args.synthetic, args.seed, args.two_line_fraction, args.stacked_fraction, args.threads,
+                             args.typefaces)
                  if args.synthetic else [])
     log.info("real crops: %d train, %d calibration, %d val; %d rendered in %.0fs; bf16 %s",
              len(real_train), len(calib), len(val), len(synthetic), time.time() - t0, use_bf16)
@@ -230,7 +234,8 @@ def finish_early(args: argparse.Namespace) -> int:
     planned, trained.steps = trained.steps, state["step"]
     real_train, calib, val = training_crops(trained)
     # Rendered plates only serve the int8 calibration here, as many as at the end of a full run.
-    synthetic = render_bank(len(real_train), trained.seed, trained.two_line_fraction, trained.stacked_fraction)
+    synthetic = render_bank(len(real_train), trained.seed, trained.two_line_fraction, trained.stacked_fraction,
+                            typefaces=getattr(trained, "typefaces", "standard"))
     model = PlateRecognizer()
     model.load_state_dict(state["ema"])
     note = f"stopped at step {state['step']} of {planned} (--finish-early): the cosine schedule had not decayed"
@@ -289,7 +294,8 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "real_train_sources": dict(sorted(Counter(c.source for c in real_train).items())),
             "data_version": data_version(real_train, calib, val),
             "synthetic_plates": args.synthetic, "synthetic_fraction": args.synthetic_fraction,
-            "rendered_typefaces": len(fonts.FONTS),
+            "typefaces": getattr(args, "typefaces", "standard"),
+            "rendered_typefaces": fonts.face_count(getattr(args, "typefaces", "standard")),
             "two_line_fraction": args.two_line_fraction,
             "stacked_fraction": args.stacked_fraction,
             "two_line_whole": args.two_line_whole,
@@ -383,7 +389,8 @@ def re_export(args: argparse.Namespace) -> int:
     # The input size the weights were trained at, not today's default: an older reader keeps its own.
     input_hw = tuple(common.load_fp16_weights(model, weights).get("input", (INPUT_H, INPUT_W)))
     real_train, calib, val = load_real(args.datasets, card.get("training", {}).get("agreed_partials", False))
-    synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction)
+    synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction,
+                            typefaces=card.get("training", {}).get("typefaces", "standard"))
     paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed, input_hw, args.name)
     card["files"] = {k: p.name for k, p in paths.items()} | {"float_weights": weights.name}
     card["output"] = READER_OUTPUT

@@ -158,16 +158,17 @@ RENDER_CHUNK = 500
 
 
 def render_bank(n: int, seed: int, two_line_fraction: float = 0.0, stacked_fraction: float = 0.0,
-                workers: int = 1) -> list[Crop]:
+                workers: int = 1, typefaces: str = "standard") -> list[Crop]:
     """Rendered Indian plates: every state code, BH series, one- and two-line, all colours.
     ``two_line_fraction`` forces that share to two-line layouts (on top of the renderer's own
     mix): CTC may place a top line's characters on either feature row, and only enough two-line
     examples teach it to read the top line on the top row. ``stacked_fraction`` of the rest
-    (those with a series) get the stacked layout. A render costs ~50-100 ms, so a bank of
-    thousands is drawn in ``workers`` processes, chunk by chunk, each chunk with its own seed."""
+    (those with a series) get the stacked layout; ``typefaces`` as ``synth.fonts.pick_font``. A
+    render costs ~50-100 ms, so a bank of thousands is drawn in ``workers`` processes, chunk by
+    chunk, each chunk with its own seed."""
     sizes = [min(RENDER_CHUNK, n - start) for start in range(0, n, RENDER_CHUNK)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
-    jobs = [(size, s, two_line_fraction, stacked_fraction) for size, s in zip(sizes, seeds)]
+    jobs = [(size, s, two_line_fraction, stacked_fraction, typefaces) for size, s in zip(sizes, seeds)]
     if workers <= 1 or len(jobs) == 1:
         return [crop for job in jobs for crop in _render_chunk(*job)]
     import multiprocessing
@@ -180,7 +181,7 @@ def render_bank(n: int, seed: int, two_line_fraction: float = 0.0, stacked_fract
         return [crop for chunk in pool.map(_render_chunk, *zip(*jobs)) for crop in chunk]
 
 
-def _render_chunk(n: int, seed, two_line_fraction: float, stacked_fraction: float) -> list[Crop]:
+def _render_chunk(n: int, seed, two_line_fraction: float, stacked_fraction: float, typefaces) -> list[Crop]:
     from edge_alpr.synth.degrade import degrade
     from edge_alpr.synth.render import render_plate, stacked_groups
     from edge_alpr.synth.texts import random_plate_text
@@ -192,7 +193,7 @@ def _render_chunk(n: int, seed, two_line_fraction: float, stacked_fraction: floa
         text = random_plate_text(rng)
         if layout is None and stacked_fraction and rng.random() < stacked_fraction and stacked_groups(text):
             layout = "stacked"
-        plate = render_plate(text, rng, layout=layout)
+        plate = render_plate(text, rng, layout=layout, typefaces=typefaces)
         image = degrade(plate.image, rng, strength=float(rng.uniform(0.3, 1.2)))
         out.append(Crop(image, plate.text, plate.layout, "synthetic"))
     return out
