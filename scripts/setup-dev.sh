@@ -20,24 +20,31 @@ if [[ "$extras" == *test* ]]; then
     || need_apt+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
                   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 fi
+apt_install() {  # apt_install PACKAGE...: as root, through sudo, or fail naming them
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing apt packages: $*"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "please install: $*" >&2
+    return 1
+  fi
+}
+if ((${#need_apt[@]})); then
+  apt_install "${need_apt[@]}" || exit 1
+fi
 if [[ "$extras" == *train* ]] && command -v dpkg >/dev/null; then
-  # The renderer's extra typefaces (edge_alpr.synth.fonts.MORE_FONT_PACKAGES): training renders
-  # plates in them; without them it renders fewer letter shapes and trains a different reader.
+  # The renderer's extra typefaces (edge_alpr.synth.fonts.MORE_FONT_PACKAGES), for training with
+  # --typefaces more. Nothing else needs them, so a mirror without one is a warning, not a failure.
+  fonts=()
   for pkg in fonts-roboto-unhinted fonts-roboto-slab fonts-open-sans fonts-urw-base35 fonts-paratype \
       fonts-bebas-neue fonts-beteckna fonts-crosextra-carlito fonts-lato fonts-inter fonts-noto-core \
       fonts-cantarell fonts-league-spartan fonts-b612 fonts-dosis fonts-arkpandora fonts-comic-neue; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+    dpkg -s "$pkg" >/dev/null 2>&1 || fonts+=("$pkg")
   done
-fi
-if ((${#need_apt[@]})); then
-  if [ "$(id -u)" = 0 ]; then
-    echo "installing apt packages: ${need_apt[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  elif command -v sudo >/dev/null; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  else
-    echo "please install: ${need_apt[*]}" >&2
-    exit 1
+  if ((${#fonts[@]})); then
+    apt_install "${fonts[@]}" || echo "warning: typefaces not installed; training with --typefaces more draws fewer faces" >&2
   fi
 fi
 
