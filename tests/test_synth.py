@@ -200,6 +200,8 @@ def test_typefaces_choose_the_pool_and_hsrp_plates_keep_to_hsrp_like_faces() -> 
         assert picked(False, "more") & set(fonts._MORE_FONT_WEIGHTS)
     with pytest.raises(ValueError, match="'standard' or 'more'"):
         fonts.pick_font(rng, False, "all")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'standard' or 'more'"):
+        fonts.face_count("all")  # type: ignore[arg-type]
 
 
 def test_the_setup_script_installs_the_extra_typefaces() -> None:

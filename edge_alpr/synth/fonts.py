@@ -108,13 +108,17 @@ def _discover_fonts() -> tuple[str, ...]:
 FONTS: tuple[str, ...] = _discover_fonts()
 
 
-def pick_font(rng: np.random.Generator, hsrp: bool, typefaces: Typefaces = "standard") -> str | None:
+def _face_weights(hsrp: bool, typefaces: Typefaces) -> dict[str, float]:
+    """The faces a plate may be drawn in, by file name, with their weights."""
     if typefaces not in ("standard", "more"):
-        raise ValueError(f"pick_font: typefaces must be 'standard' or 'more', got {typefaces!r}")
+        raise ValueError(f"typefaces must be 'standard' or 'more', got {typefaces!r}")
     if typefaces == "more":
-        weights_by_name = {**_HSRP_FONT_WEIGHTS, **_MORE_HSRP_FONT_WEIGHTS} if hsrp else _ALL_FONT_WEIGHTS
-    else:
-        weights_by_name = _HSRP_FONT_WEIGHTS if hsrp else _OTHER_FONT_WEIGHTS
+        return {**_HSRP_FONT_WEIGHTS, **_MORE_HSRP_FONT_WEIGHTS} if hsrp else _ALL_FONT_WEIGHTS
+    return _HSRP_FONT_WEIGHTS if hsrp else _OTHER_FONT_WEIGHTS
+
+
+def pick_font(rng: np.random.Generator, hsrp: bool, typefaces: Typefaces = "standard") -> str | None:
+    weights_by_name = _face_weights(hsrp, typefaces)
     pool = [(path, weights_by_name[os.path.basename(path)]) for path in FONTS if os.path.basename(path) in weights_by_name]
     if not pool:
         pool = [(path, 1.0) for path in FONTS]
@@ -125,8 +129,9 @@ def pick_font(rng: np.random.Generator, hsrp: bool, typefaces: Typefaces = "stan
 
 
 def face_count(typefaces: Typefaces = "standard") -> int:
-    """How many faces found on this machine ``pick_font`` draws from, for a model card."""
-    names = _ALL_FONT_WEIGHTS if typefaces == "more" else _OTHER_FONT_WEIGHTS
+    """How many faces found on this machine ``pick_font`` draws from, for a model card (the
+    non-HSRP pool, which holds the HSRP one)."""
+    names = _face_weights(False, typefaces)
     return sum(os.path.basename(path) in names for path in FONTS)
 
 

@@ -273,6 +273,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
     init = getattr(args, "init", None)
     base_card = common.card_beside(init) if init else card_path
     base = _base_training(base_card) if args.fine_tune else None
+    typefaces = getattr(args, "typefaces", "standard")  # runs checkpointed before --typefaces existed
     paths = export(model, args.models_dir, real_train, synthetic, args.seed, stem=name)
     card = {
         "name": name,
@@ -294,8 +295,8 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "real_train_sources": dict(sorted(Counter(c.source for c in real_train).items())),
             "data_version": data_version(real_train, calib, val),
             "synthetic_plates": args.synthetic, "synthetic_fraction": args.synthetic_fraction,
-            "typefaces": getattr(args, "typefaces", "standard"),
-            "rendered_typefaces": fonts.face_count(getattr(args, "typefaces", "standard")),
+            "typefaces": typefaces,
+            "rendered_typefaces": fonts.face_count(typefaces),
             "two_line_fraction": args.two_line_fraction,
             "stacked_fraction": args.stacked_fraction,
             "two_line_whole": args.two_line_whole,
