@@ -54,11 +54,18 @@ def test_a_bad_texts_line_names_the_file_and_line(tmp_path, line, expected):
         load_texts(texts_file)
 
 
-def test_the_shipped_openlpr_texts_are_indian_plates_with_one_text_per_box():
+def test_the_shipped_openlpr_texts_have_one_text_per_box_and_the_first_reading_holds_indian_plates_only():
     lines = [json.loads(line) for line in OPENLPR_TEXTS.read_text().splitlines()]
     texts = load_texts(OPENLPR_TEXTS)
     assert len(texts) == len(lines) > 0  # no box labelled twice
-    assert [t for t in texts.values() if not plates.is_valid(t)] == []
+    # The first reading (no status: checked Indian plates) kept Indian plates only; the two blind
+    # passes of datasets.unread read any country's, each with a status, a layout and the manifest's split.
+    passes = OPENLPR_TEXTS.parents[3] / "docs" / "labelling" / "openlpr_pass_a.jsonl"
+    blind = {(r["image"], tuple(r["box"])) for r in map(json.loads, passes.read_text().splitlines())}
+    first = [r for r in lines if (r["image"], tuple(r["box"])) not in blind]
+    assert first and [r["text"] for r in first if not plates.is_valid(r["text"])] == []
+    later = [r for r in lines if (r["image"], tuple(r["box"])) in blind]
+    assert all(r["split"] == "train" and (r["status"] == "unreadable" or r["layout"] in ("one", "two")) for r in later)
 
 
 def test_the_openlpr_texts_name_real_boxes_and_never_a_validation_plate(datasets_dir):
@@ -205,6 +212,36 @@ def test_agreed_partials_join_training_only_when_asked_and_never_the_calibration
     assert calib == []  # calibration measures how often a read is right: best guesses stay out
 
 
+def test_foreign_plates_join_training_only_when_asked_and_never_the_calibration(tmp_path, monkeypatch):
+    import cv2
+
+    from edge_alpr.training.reader_data import _in_calibration
+
+    root = tmp_path / "sets" / "openlpr"
+    (root / "images" / "train").mkdir(parents=True)
+    names = ["images/train/0001.jpg", "images/train/0002.jpg", "images/train/0012.jpg"]
+    calibrating = [_in_calibration(n.rsplit("/", 1)[1]) for n in names]
+    assert calibrating == [False, False, True]
+    rows, labels = [], []
+    # An Indian plate, a Pakistani two-line plate, and a foreign plate on an image of the calibration slice
+    for name, text, layout in zip(names, ("KA01AB1234", "LEC078019", "ET57AOM"), ("one", "two", "one")):
+        cv2.imwrite(str(tmp_path / "sets" / "openlpr" / name), np.full((80, 120, 3), 180, np.uint8))
+        rows.append({"image": name, "width": 120, "height": 80, "split": "train",
+                     "plates": [{"box": [20, 20, 100, 50], "text": None}]})
+        labels.append({"image": name, "box": [20, 20, 100, 50], "text": text, "status": "ok", "layout": layout,
+                       "split": "train"})
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "openlpr.jsonl").write_text("".join(json.dumps(r) + "\n" for r in labels))
+    monkeypatch.setattr("edge_alpr.datasets.kept.LABELS_DIR", tmp_path / "labels")
+
+    train, calib, _ = load_real(tmp_path / "sets")
+    assert [c.text for c in train] == ["KA01AB1234"] and calib == []
+    train, calib, _ = load_real(tmp_path / "sets", foreign=True)
+    assert sorted((c.text, c.layout) for c in train) == [("ET57AOM", "one"), ("KA01AB1234", "one"), ("LEC078019", "two")]
+    assert calib == []  # an Indian reader's confidence is never fitted on plates it cannot decode
+
+
 def test_a_motion_blurred_crop_smears_a_point_along_the_movement_and_is_drawn_at_its_share(monkeypatch):
     from edge_alpr.training import reader_data
     from edge_alpr.training.reader_data import MOTION_BLUR_SHARE, Crop, ReaderDataset, motion_blur
@@ -231,4 +268,35 @@ def test_a_motion_blurred_crop_smears_a_point_along_the_movement_and_is_drawn_at
     assert 60 <= len(drawn) <= 120
     drawn.clear()
     ReaderDataset([], [Crop(dot, "KA01AB1234", "one", "synthetic")], synthetic_fraction=1.0).sample(0)
+    assert not drawn
+
+
+def test_shape_jitter_bends_and_thickens_strokes_a_little_without_moving_them(monkeypatch):
+    from edge_alpr.training import reader_data
+    from edge_alpr.training.reader_data import SHAPE_BEND_PX, Crop, ReaderDataset, shape_jitter
+
+    bar = np.full((64, 192), 230, np.uint8)
+    bar[10:54, 90:96] = 20  # a dark stroke 6 px wide on a light plate
+    ink = (bar < 128).sum()
+    areas = []
+    for seed in range(30):
+        out = shape_jitter(bar, np.random.default_rng(seed))
+        assert out.shape == bar.shape and out.dtype == np.uint8
+        cols = np.nonzero((out < 128).any(axis=0))[0]
+        # bent by at most SHAPE_BEND_PX, thickened by at most a 3 px kernel: the stroke stays where it was
+        assert cols.min() >= 90 - SHAPE_BEND_PX[1] - 2 and cols.max() <= 95 + SHAPE_BEND_PX[1] + 2
+        areas.append((out < 128).sum() / ink)
+    assert min(areas) < 0.9 and max(areas) > 1.1  # drawn both thinner and thicker
+    assert 0.4 < np.median(areas) < 1.6
+
+    drawn = []
+    monkeypatch.setattr(reader_data, "shape_jitter", lambda grey, rng: drawn.append(1) or grey)
+    plate = np.full((40, 160, 3), 200, np.uint8)
+    dataset = ReaderDataset([], [Crop(plate, "KA01AB1234", "one", "synthetic")], synthetic_fraction=1.0,
+                            shape_jitter_fraction=0.3)
+    for i in range(300):
+        dataset.sample(i)
+    assert 60 <= len(drawn) <= 120
+    drawn.clear()
+    ReaderDataset([], [Crop(plate, "KA01AB1234", "one", "synthetic")], synthetic_fraction=1.0).sample(0)
     assert not drawn

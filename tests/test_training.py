@@ -164,12 +164,14 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
     assert card["training"]["typefaces"] == "standard"
     assert card["training"]["rendered_typefaces"] == fonts.face_count("standard")
 
-    assert train_reader.main(args + ["--fine-tune", "--steps", "2", "--typefaces", "more",
+    assert card["training"]["shape_jitter"] == 0.0
+    assert train_reader.main(args + ["--fine-tune", "--steps", "2", "--typefaces", "more", "--shape-jitter", "0.5",
                                      "--run-dir", str(tmp_path / "ft")]) == 0
     tuned = json.loads((models / "plate_reader.json").read_text())
     assert tuned["training"]["fine_tuned"] and tuned["training"]["base"]["steps"] == 3
     assert tuned["training"]["typefaces"] == "more"
     assert tuned["training"]["rendered_typefaces"] == fonts.face_count("more")
+    assert tuned["training"]["shape_jitter"] == 0.5
     assert "base" not in tuned["training"]["base"] and "history" not in tuned["training"]["base"]
 
     # The squarish crops' recognizer: that reader fine-tuned under its own name, and calibrated and

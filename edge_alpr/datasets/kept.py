@@ -27,11 +27,12 @@ though no reader was certain of every character. It stays ``partial``: out of ev
 figure and of training by default; the reader's training takes it only when asked
 (``--agreed-partials``), as three readers' shared best guess.
 
-Only ``image``, ``box`` and ``text`` are required (``openlpr.jsonl`` has just those: every
-text in it was checked and is ``ok``). ``status`` is ``ok`` (every character certain),
-``partial`` (some character uncertain: the text is a best guess, kept out of accuracy
-figures and training) or ``unreadable``. ``split`` is fixed per source image, so the frames of
-one vehicle never land on both sides.
+Only ``image``, ``box`` and ``text`` are required (``openlpr.jsonl``'s first reading, its Indian
+plates, has little more: every such text was checked and is ``ok``; its later lines, any
+country's plates read in two blind passes by ``datasets.unread``, carry layout and split too).
+``status`` is ``ok`` (every character certain), ``partial`` (some character uncertain: the text
+is a best guess, kept out of accuracy figures and training) or ``unreadable``. ``split`` is fixed
+per source image, so the frames of one vehicle never land on both sides.
 """
 from __future__ import annotations
 

@@ -45,15 +45,21 @@ MARGIN = 0.15
 TILE_W = 420
 
 
-def _tile(image: np.ndarray, box, n: int) -> np.ndarray:
-    """One plate, enlarged, above the same plate contrast-stretched (CLAHE), numbered; no text."""
+TILE_H = 260
+
+
+def tile(image: np.ndarray, box, n: int) -> np.ndarray:
+    """One plate, enlarged, above the same plate contrast-stretched (CLAHE), numbered; no text.
+    A squarish plate is fitted by its height, so a two-line plate's lower line is never cut off."""
     crop = crop_plate(image, box, MARGIN)
-    scale = TILE_W / crop.shape[1]
-    big = cv2.resize(crop, (TILE_W, max(1, int(crop.shape[0] * scale))), interpolation=cv2.INTER_CUBIC)[:260]
+    scale = min(TILE_W / crop.shape[1], TILE_H / crop.shape[0])
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    big = cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC)
+    big = cv2.copyMakeBorder(big, 0, 0, 0, TILE_W - big.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
     grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
     stretched = cv2.cvtColor(cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(grey), cv2.COLOR_GRAY2BGR)
     tile = np.vstack([big, np.full((4, TILE_W, 3), 255, np.uint8), stretched])
-    tile = cv2.copyMakeBorder(tile, 30, 528 - tile.shape[0], 6, 6, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    tile = cv2.copyMakeBorder(tile, 30, 2 * TILE_H + 8 - tile.shape[0], 6, 6, cv2.BORDER_CONSTANT, value=(255, 255, 255))
     cv2.putText(tile, f"#{n}", (6, 24), 0, 0.8, (0, 0, 200), 2)
     return tile
 
@@ -70,7 +76,7 @@ def write_pages(dataset: str, split: str, datasets_dir: Path, out: Path) -> int:
             frame = cv2.imread(str(datasets_dir / dataset / image))
             if frame is None:
                 raise InputError(f"{datasets_dir / dataset / image}: not a readable image")
-            tiles.append(_tile(frame, box, n))
+            tiles.append(tile(frame, box, n))
     for start in range(0, len(tiles), PAGE):
         cv2.imwrite(str(out / f"{dataset}_page{start // PAGE + 1:02d}.png"), montage(tiles[start:start + PAGE], 2))
     return len(todo)

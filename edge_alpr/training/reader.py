@@ -70,6 +70,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--agreed-partials", action="store_true",
                    help="also train on the labelled sets' 'agreed' partial plates: every blind reading gave the "
                         "same text, no reader was certain of every character (datasets.third_pass agree)")
+    p.add_argument("--foreign-plates", action="store_true",
+                   help="also train on the other countries' plates read by eye in openlpr (datasets.unread): real "
+                        "lettering and two-line layouts; they never calibrate the confidence")
     p.add_argument("--context-fraction", type=float, default=0.3,
                    help="share of rendered plates pasted over a real plate of a training photo and cut with a "
                         "loose margin, surroundings included (training.reader_context)")
@@ -78,6 +81,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--motion-blur", type=float, default=0.0, metavar="FRACTION",
                    help="share of training crops smeared by motion (2-10 %% of their width, mostly down the frame), "
                         "as a plate approaching at 30 fps is (training.reader_data.motion_blur)")
+    p.add_argument("--shape-jitter", type=float, default=0.0, metavar="FRACTION",
+                   help="share of training crops whose lettering is bent a little and drawn a pixel thicker or "
+                        "thinner, as hand-painted plates differ from any typeface (training.reader_data.shape_jitter)")
     p.add_argument("--typefaces", choices=("standard", "more"), default="standard",
                    help="faces rendered plates are drawn in: the standard few, or also the many of Debian's free "
                         "font packages (synth.fonts.MORE_FONT_PACKAGES)")
@@ -149,7 +155,8 @@ def train(args: argparse.Namespace) -> int:
 
         context = ContextBank.from_rows(training_rows(args.datasets), args.context_regions, args.seed)
     dataset = ReaderDataset(real_train, synthetic, args.synthetic_fraction, args.seed, args.two_line_whole,
-                            context, args.context_fraction, args.tilt_fraction, args.motion_blur)
+                            context, args.context_fraction, args.tilt_fraction, args.motion_blur,
+                            args.shape_jitter)
 
     model = PlateRecognizer()
     if args.fine_tune:
@@ -211,7 +218,8 @@ def whole_share(step: int, target: float, warmup: int) -> float:
 
 def training_crops(args: argparse.Namespace) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops as a run with ``args`` trains on them."""
-    real_train, calib, val = load_real(args.datasets, getattr(args, "agreed_partials", False))
+    real_train, calib, val = load_real(args.datasets, getattr(args, "agreed_partials", False),
+                                       getattr(args, "foreign_plates", False))
     labelled = {layout: [c for c in real_train if c.source in LABELLED_SETS and c.layout == layout] for layout in ("one", "two")}
     real_train += labelled["two"] * (args.labelled_repeat - 1) + labelled["one"] * (args.labelled_one_line_repeat - 1)
     for spec in args.extra:
@@ -304,9 +312,11 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "labelled_repeat": args.labelled_repeat,
             "labelled_one_line_repeat": getattr(args, "labelled_one_line_repeat", 1),
             "agreed_partials": getattr(args, "agreed_partials", False),
+            "foreign_plates": getattr(args, "foreign_plates", False),
             "context_fraction": args.context_fraction if args.synthetic else 0.0,
             "tilt_fraction": getattr(args, "tilt_fraction", 0.0),
             "motion_blur": getattr(args, "motion_blur", 0.0),
+            "shape_jitter": getattr(args, "shape_jitter", 0.0),
             "validation": "in_plates split=val, status=ok (real Indian crops, never trained on); and the split=val "
                           "ok plates of the sets labelled by eye (in_twowheelers, in_odisha_traffic; metrics int8_<set>_val)",
             "history": history,
@@ -365,12 +375,18 @@ def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: l
     common.write_card(card_path, card)
 
 
+def _crops_as_trained(args: argparse.Namespace, card: dict) -> tuple[list[Crop], list[Crop], list[Crop]]:
+    """(train, calibration, val) real crops as the run that made ``card`` chose them."""
+    training = card.get("training", {})
+    return load_real(args.datasets, training.get("agreed_partials", False), training.get("foreign_plates", False))
+
+
 def recalibrate(args: argparse.Namespace) -> int:
     card_path = args.models_dir / f"{args.name}.json"
     if not card_path.is_file():
         raise SystemExit(f"{card_path}: no model card to recalibrate")
     card = json.loads(card_path.read_text())
-    real_train, calib, val = load_real(args.datasets, card.get("training", {}).get("agreed_partials", False))
+    real_train, calib, val = _crops_as_trained(args, card)
     calibrate_and_measure(card_path, card, calib, val, data_version(real_train, calib, val), load_labelled_val(args.datasets))
     log.info("recalibrated %s: %s", card_path, card["calibration"])
     return 0
@@ -389,7 +405,7 @@ def re_export(args: argparse.Namespace) -> int:
     model = PlateRecognizer()
     # The input size the weights were trained at, not today's default: an older reader keeps its own.
     input_hw = tuple(common.load_fp16_weights(model, weights).get("input", (INPUT_H, INPUT_W)))
-    real_train, calib, val = load_real(args.datasets, card.get("training", {}).get("agreed_partials", False))
+    real_train, calib, val = _crops_as_trained(args, card)
     synthetic = render_bank(len(real_train), args.seed, args.two_line_fraction,
                             typefaces=card.get("training", {}).get("typefaces", "standard"))
     paths = export(model.float().eval(), args.models_dir, real_train, synthetic, args.seed, input_hw, args.name)

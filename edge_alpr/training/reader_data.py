@@ -17,6 +17,7 @@ from edge_alpr.datasets.kept import apply_kept, kept_labels_path
 from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.ocr import crop_plate, preprocess, split_two_lines, stacked_as_line
 from edge_alpr.ocr_views import turn
+from edge_alpr.plates import is_valid
 from edge_alpr.synth.degrade import line_kernel
 from edge_alpr.training.detector_data import is_val, reader_val_texts
 from edge_alpr.types import ALPHABET
@@ -27,8 +28,12 @@ CHAR_INDEX = {c: i + 1 for i, c in enumerate(ALPHABET)}  # 0 is the CTC blank
 CALIBRATION_FRACTION = 0.15  # of real training crops, held out to fit the confidence calibration
 #: openlpr's manifest has boxes but no texts. Its Indian plates were read by this project: the
 #: reader proposed a text, a person checked each crop by eye, corrected 9 and dropped foreign,
-#: cut-off and doubtful plates. Kept in the package (``datasets/kept.py``), keyed by image and box.
+#: cut-off and doubtful plates. Later, a sample of its other boxes, any country's, was read in two
+#: blind passes (``datasets.unread``). Kept in the package (``datasets/kept.py``), keyed by image and box.
 OPENLPR_TEXTS = kept_labels_path("openlpr")
+#: Sets whose kept labels also read other countries' plates (``datasets.unread``); those train
+#: the reader only when asked (``load_real(foreign=True)``).
+FOREIGN_LABELLED_SETS = ("openlpr",)
 #: Real sets with boxes only whose texts were read by eye for this project, two passes each
 #: (``datasets/labels/``); the ``val`` split of each is fixed by source image.
 LABELLED_SETS = ("in_twowheelers", "in_odisha_traffic")
@@ -52,12 +57,16 @@ def _ok_text(text: str | None) -> bool:
     return bool(text) and all(c in CHAR_INDEX for c in text) and 2 <= len(text) <= 12
 
 
-def load_real(datasets_dir: Path, agreed_partials: bool = False) -> tuple[list[Crop], list[Crop], list[Crop]]:
+def load_real(datasets_dir: Path, agreed_partials: bool = False, foreign: bool = False
+              ) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops. Validation is in_plates' own val split with status
     ok; calibration a fixed slice of the rest; photos in the detector's validation split and
     plates whose text is in the reader's validation set are never used for training. With
     ``agreed_partials`` the training crops also take the labelled sets' ``agreed`` partials
-    (``datasets.kept``); calibration never does, since it measures how often a read is right."""
+    (``datasets.kept``); calibration never does, since it measures how often a read is right.
+    With ``foreign`` they also take the plates of other countries read by eye in ``openlpr``
+    (``datasets.unread``): real lettering and real two-line layouts, but not Indian plates, so
+    they never calibrate the confidence of a reader that decodes Indian ones."""
     train, calib, val = [], [], []
     held = reader_val_texts(datasets_dir)
     labels = datasets_dir / "in_plates" / "labels.jsonl"
@@ -81,10 +90,11 @@ def load_real(datasets_dir: Path, agreed_partials: bool = False) -> tuple[list[C
         for row, with_agreed in _kept_rows(manifest, agreed_partials):
             if is_val(row, name, held):
                 continue
-            if _in_calibration(row.image.name):
-                calib.extend(row_crops(row, name, held))
-            else:
-                train.extend(row_crops(with_agreed, name, held))
+            crops = row_crops(row if _in_calibration(row.image.name) else with_agreed, name, held)
+            if name in FOREIGN_LABELLED_SETS:
+                train.extend(c for c in crops if foreign and not is_valid(c.text))
+                crops = [c for c in crops if is_valid(c.text)]
+            (calib if _in_calibration(row.image.name) else train).extend(crops)
     return train, calib, val
 
 
@@ -244,6 +254,31 @@ def motion_blur(image: np.ndarray, rng: np.random.Generator, share: float | None
     return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REPLICATE)
 
 
+#: ``shape_jitter``'s limits at the recognizer's input (64 px high): how far the lettering is
+#: bent (px) and over what distance the bend changes (px, the field's smoothing). Hand-painted
+#: and stencilled characters differ from any typeface by a wobble about a stroke wide (~5 px
+#: here) over half a character; more than that and a 1 or 7 bends into another character.
+SHAPE_BEND_PX, SHAPE_BEND_SCALE_PX = (1.0, 3.0), (5.0, 9.0)
+
+
+def shape_jitter(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The lettering of a recognizer-sized grey crop drawn by another hand: strokes bent by a
+    smooth random field (as elastic distortion does for handwriting) and made thicker or thinner
+    by a pixel. Either polarity works: a min filter thickens dark strokes and thins light ones."""
+    h, w = grey.shape
+    scale = rng.uniform(*SHAPE_BEND_SCALE_PX)
+    field = rng.uniform(-1, 1, (2, h, w)).astype(np.float32)
+    field = np.stack([cv2.GaussianBlur(f, (0, 0), scale) for f in field])
+    field *= rng.uniform(*SHAPE_BEND_PX) / max(float(np.abs(field).max()), 1e-6)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    bent = cv2.remap(grey, xs + field[0], ys + field[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    op = int(rng.integers(3))  # thicker, thinner, as drawn
+    if op == 2:
+        return bent
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2, 2) if rng.random() < 0.6 else (3, 3))
+    return cv2.erode(bent, kernel) if op == 0 else cv2.dilate(bent, kernel)
+
+
 def photometric(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     x = grey.astype(np.float32)
     x = (x - x.mean()) * rng.uniform(0.5, 1.4) + x.mean() + rng.uniform(-40, 40)
@@ -273,8 +308,9 @@ class ReaderDataset:
 
     def __init__(self, real: list[Crop], synthetic: list[Crop], synthetic_fraction: float, seed: int = 0,
                  two_line_whole: float = 0.0, context=None, context_fraction: float = 0.0,
-                 tilt_fraction: float = 0.0, motion_blur_fraction: float = 0.0):
+                 tilt_fraction: float = 0.0, motion_blur_fraction: float = 0.0, shape_jitter_fraction: float = 0.0):
         self.real, self.synthetic = real, synthetic
+        self.shape_jitter_fraction = shape_jitter_fraction
         self.tilt_fraction = tilt_fraction
         self.motion_blur_fraction = motion_blur_fraction
         self.fraction = synthetic_fraction if real and synthetic else (1.0 if synthetic else 0.0)
@@ -309,6 +345,8 @@ class ReaderDataset:
             # whole reading on 18 of 200 rendered stacked plates, one trained with them on none).
             image = stacked_as_line(image)
         grey = preprocess(image)[..., 0]
+        if self.shape_jitter_fraction and rng.random() < self.shape_jitter_fraction:
+            grey = shape_jitter(grey, rng)
         return photometric(grey, rng), encode_text(crop.text)
 
 
