@@ -237,9 +237,13 @@ def test_foreign_plates_join_training_only_when_asked_and_never_the_calibration(
 
     train, calib, _ = load_real(tmp_path / "sets")
     assert [c.text for c in train] == ["KA01AB1234"] and calib == []
-    train, calib, _ = load_real(tmp_path / "sets", foreign=True)
+    train, calib, _ = load_real(tmp_path / "sets", foreign="all")
     assert sorted((c.text, c.layout) for c in train) == [("ET57AOM", "one"), ("KA01AB1234", "one"), ("LEC078019", "two")]
     assert calib == []  # an Indian reader's confidence is never fitted on plates it cannot decode
+    train, _, _ = load_real(tmp_path / "sets", foreign="two")
+    assert sorted(c.text for c in train) == ["KA01AB1234", "LEC078019"]
+    with pytest.raises(ValueError, match="foreign"):
+        load_real(tmp_path / "sets", foreign="yes")
 
 
 def test_a_motion_blurred_crop_smears_a_point_along_the_movement_and_is_drawn_at_its_share(monkeypatch):

@@ -164,7 +164,7 @@ def test_reader_training_command_writes_a_card_a_fine_tune_keeps_its_base_and_re
     assert card["training"]["typefaces"] == "standard"
     assert card["training"]["rendered_typefaces"] == fonts.face_count("standard")
 
-    assert card["training"]["shape_jitter"] == 0.0
+    assert card["training"]["shape_jitter"] == 0.0 and card["training"]["foreign_plates"] == "none"
     assert train_reader.main(args + ["--fine-tune", "--steps", "2", "--typefaces", "more", "--shape-jitter", "0.5",
                                      "--run-dir", str(tmp_path / "ft")]) == 0
     tuned = json.loads((models / "plate_reader.json").read_text())

@@ -146,7 +146,7 @@ def whole_share(step: int, target: float, warmup: int) -> float:
 def training_crops(args: argparse.Namespace) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops as a run with ``args`` trains on them."""
     real_train, calib, val = load_real(args.datasets, getattr(args, "agreed_partials", False),
-                                       getattr(args, "foreign_plates", False))
+                                       getattr(args, "foreign_plates", "none"))
     labelled = {layout: [c for c in real_train if c.source in LABELLED_SETS and c.layout == layout] for layout in ("one", "two")}
     real_train += labelled["two"] * (args.labelled_repeat - 1) + labelled["one"] * (args.labelled_one_line_repeat - 1)
     for spec in args.extra:
@@ -239,7 +239,7 @@ def finish(args, model, real_train, calib, val, synthetic, history, use_bf16, no
             "labelled_repeat": args.labelled_repeat,
             "labelled_one_line_repeat": getattr(args, "labelled_one_line_repeat", 1),
             "agreed_partials": getattr(args, "agreed_partials", False),
-            "foreign_plates": getattr(args, "foreign_plates", False),
+            "foreign_plates": getattr(args, "foreign_plates", "none"),
             "context_fraction": args.context_fraction if args.synthetic else 0.0,
             "tilt_fraction": getattr(args, "tilt_fraction", 0.0),
             "motion_blur": getattr(args, "motion_blur", 0.0),
@@ -302,10 +302,16 @@ def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: l
     common.write_card(card_path, card)
 
 
+def _foreign_choice(recorded) -> str:
+    """A card's ``foreign_plates``: a choice, or ``true`` as the first runs with the option wrote it."""
+    return {True: "all", False: "none"}.get(recorded, recorded)
+
+
 def _crops_as_trained(args: argparse.Namespace, card: dict) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops as the run that made ``card`` chose them."""
     training = card.get("training", {})
-    return load_real(args.datasets, training.get("agreed_partials", False), training.get("foreign_plates", False))
+    foreign = _foreign_choice(training.get("foreign_plates", "none"))
+    return load_real(args.datasets, training.get("agreed_partials", False), foreign)
 
 
 def recalibrate(args: argparse.Namespace) -> int:

@@ -47,9 +47,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--agreed-partials", action="store_true",
                    help="also train on the labelled sets' 'agreed' partial plates: every blind reading gave the "
                         "same text, no reader was certain of every character (datasets.third_pass agree)")
-    p.add_argument("--foreign-plates", action="store_true",
-                   help="also train on the other countries' plates read by eye in openlpr (datasets.unread): real "
-                        "lettering and two-line layouts; they never calibrate the confidence")
+    p.add_argument("--foreign-plates", choices=("none", "two", "all"), default="none",
+                   help="also train on the other countries' plates read by eye in openlpr (datasets.unread): "
+                        "the two-line ones, or all; real lettering and layouts, never used to calibrate")
     p.add_argument("--context-fraction", type=float, default=0.3,
                    help="share of rendered plates pasted over a real plate of a training photo and cut with a "
                         "loose margin, surroundings included (training.reader_context)")

@@ -32,8 +32,10 @@ CALIBRATION_FRACTION = 0.15  # of real training crops, held out to fit the confi
 #: blind passes (``datasets.unread``). Kept in the package (``datasets/kept.py``), keyed by image and box.
 OPENLPR_TEXTS = kept_labels_path("openlpr")
 #: Sets whose kept labels also read other countries' plates (``datasets.unread``); those train
-#: the reader only when asked (``load_real(foreign=True)``).
+#: the reader only when asked (``load_real(foreign="two")`` or ``"all"``).
 FOREIGN_LABELLED_SETS = ("openlpr",)
+#: Which of those foreign plates a training takes: none, the two-line ones, or all.
+FOREIGN_CHOICES = ("none", "two", "all")
 #: Real sets with boxes only whose texts were read by eye for this project, two passes each
 #: (``datasets/labels/``); the ``val`` split of each is fixed by source image.
 LABELLED_SETS = ("in_twowheelers", "in_odisha_traffic")
@@ -57,16 +59,19 @@ def _ok_text(text: str | None) -> bool:
     return bool(text) and all(c in CHAR_INDEX for c in text) and 2 <= len(text) <= 12
 
 
-def load_real(datasets_dir: Path, agreed_partials: bool = False, foreign: bool = False
+def load_real(datasets_dir: Path, agreed_partials: bool = False, foreign: str = "none"
               ) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops. Validation is in_plates' own val split with status
     ok; calibration a fixed slice of the rest; photos in the detector's validation split and
     plates whose text is in the reader's validation set are never used for training. With
     ``agreed_partials`` the training crops also take the labelled sets' ``agreed`` partials
     (``datasets.kept``); calibration never does, since it measures how often a read is right.
-    With ``foreign`` they also take the plates of other countries read by eye in ``openlpr``
-    (``datasets.unread``): real lettering and real two-line layouts, but not Indian plates, so
-    they never calibrate the confidence of a reader that decodes Indian ones."""
+    With ``foreign`` ``"two"`` (or ``"all"``) they also take the two-line (or all) plates of other
+    countries read by eye in ``openlpr`` (``datasets.unread``): real lettering and real two-line
+    layouts, but not Indian plates, so they never calibrate the confidence of a reader that
+    decodes Indian ones."""
+    if foreign not in FOREIGN_CHOICES:
+        raise ValueError(f"foreign must be one of {', '.join(FOREIGN_CHOICES)}, got {foreign!r}")
     train, calib, val = [], [], []
     held = reader_val_texts(datasets_dir)
     labels = datasets_dir / "in_plates" / "labels.jsonl"
@@ -92,7 +97,7 @@ def load_real(datasets_dir: Path, agreed_partials: bool = False, foreign: bool =
                 continue
             crops = row_crops(row if _in_calibration(row.image.name) else with_agreed, name, held)
             if name in FOREIGN_LABELLED_SETS:
-                train.extend(c for c in crops if foreign and not is_valid(c.text))
+                train.extend(c for c in crops if not is_valid(c.text) and foreign in ("all", c.layout))
                 crops = [c for c in crops if is_valid(c.text)]
             (calib if _in_calibration(row.image.name) else train).extend(crops)
     return train, calib, val
