@@ -64,21 +64,27 @@ def tile(image: np.ndarray, box, n: int) -> np.ndarray:
     return tile
 
 
-def write_pages(dataset: str, split: str, datasets_dir: Path, out: Path) -> int:
-    """Pages of the ``partial`` plates of one split, and ``index.jsonl`` (tile number -> box)."""
-    labels = load_kept(kept_labels_path(dataset))
-    todo = [(key, label) for key, label in sorted(labels.items()) if label.status == "partial" and label.split == split]
+def write_numbered_pages(dataset: str, datasets_dir: Path, boxes: list[BoxKey], out: Path, prefix: str = "page") -> None:
+    """``boxes`` as numbered tiles on pages of ``PAGE`` (``out/PREFIXnn.png``), and ``index.jsonl``
+    (tile number -> image and box), which a reader's answers refer to."""
     out.mkdir(parents=True, exist_ok=True)
     tiles = []
     with (out / "index.jsonl").open("w") as index:
-        for n, ((image, box), _) in enumerate(todo, 1):
+        for n, (image, box) in enumerate(boxes, 1):
             index.write(json.dumps({"n": n, "set": dataset, "image": image, "box": list(box)}) + "\n")
             frame = cv2.imread(str(datasets_dir / dataset / image))
             if frame is None:
                 raise InputError(f"{datasets_dir / dataset / image}: not a readable image")
             tiles.append(tile(frame, box, n))
     for start in range(0, len(tiles), PAGE):
-        cv2.imwrite(str(out / f"{dataset}_page{start // PAGE + 1:02d}.png"), montage(tiles[start:start + PAGE], 2))
+        cv2.imwrite(str(out / f"{prefix}{start // PAGE + 1:02d}.png"), montage(tiles[start:start + PAGE], 2))
+
+
+def write_pages(dataset: str, split: str, datasets_dir: Path, out: Path) -> int:
+    """Pages of the ``partial`` plates of one split, and ``index.jsonl`` (tile number -> box)."""
+    labels = load_kept(kept_labels_path(dataset))
+    todo = [key for key, label in sorted(labels.items()) if label.status == "partial" and label.split == split]
+    write_numbered_pages(dataset, datasets_dir, todo, out, prefix=f"{dataset}_page")
     return len(todo)
 
 

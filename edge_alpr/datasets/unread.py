@@ -30,14 +30,11 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
-
 from edge_alpr.datasets import DEFAULT_DATASETS
 from edge_alpr.datasets.kept import LAYOUTS, STATUSES, BoxKey, KeptLabel, box_key, kept_labels_path, load_kept
 from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.datasets.passes import merge_passes, write_labels
-from edge_alpr.datasets.third_pass import PAGE, tile
-from edge_alpr.datasets.tight_boxes import montage
+from edge_alpr.datasets.third_pass import write_numbered_pages
 from edge_alpr.errors import InputError
 
 #: Boxes shorter than this (px) are too small to read every character by eye.
@@ -69,18 +66,7 @@ def write_pages(dataset: str, datasets_dir: Path, boxes: list[BoxKey], out: Path
     """``chunks`` folders, each with numbered pages of its share of ``boxes`` and ``index.jsonl``."""
     size = -(-len(boxes) // chunks)
     for c in range(chunks):
-        folder = out / f"chunk{c + 1}"
-        folder.mkdir(parents=True, exist_ok=True)
-        tiles = []
-        with (folder / "index.jsonl").open("w") as index:
-            for n, (image, box) in enumerate(boxes[c * size:(c + 1) * size], 1):
-                index.write(json.dumps({"n": n, "set": dataset, "image": image, "box": list(box)}) + "\n")
-                frame = cv2.imread(str(datasets_dir / dataset / image))
-                if frame is None:
-                    raise InputError(f"{datasets_dir / dataset / image}: not a readable image")
-                tiles.append(tile(frame, box, n))
-        for start in range(0, len(tiles), PAGE):
-            cv2.imwrite(str(folder / f"page{start // PAGE + 1:02d}.png"), montage(tiles[start:start + PAGE], 2))
+        write_numbered_pages(dataset, datasets_dir, boxes[c * size:(c + 1) * size], out / f"chunk{c + 1}")
 
 
 def load_reading(folder: Path, name: str) -> dict[BoxKey, KeptLabel]:
