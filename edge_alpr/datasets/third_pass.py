@@ -42,10 +42,7 @@ from edge_alpr.plates import parse
 
 PAGE = 6  # tiles per page, 2 x 3: each plate big enough to read every character
 MARGIN = 0.15
-TILE_W = 420
-
-
-TILE_H = 260
+TILE_W, TILE_H = 420, 260  # the plate's largest size on a tile, above its contrast-stretched copy
 
 
 def tile(image: np.ndarray, box, n: int) -> np.ndarray:
@@ -58,10 +55,10 @@ def tile(image: np.ndarray, box, n: int) -> np.ndarray:
     big = cv2.copyMakeBorder(big, 0, 0, 0, TILE_W - big.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
     grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
     stretched = cv2.cvtColor(cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(grey), cv2.COLOR_GRAY2BGR)
-    tile = np.vstack([big, np.full((4, TILE_W, 3), 255, np.uint8), stretched])
-    tile = cv2.copyMakeBorder(tile, 30, 2 * TILE_H + 8 - tile.shape[0], 6, 6, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-    cv2.putText(tile, f"#{n}", (6, 24), 0, 0.8, (0, 0, 200), 2)
-    return tile
+    both = np.vstack([big, np.full((4, TILE_W, 3), 255, np.uint8), stretched])
+    both = cv2.copyMakeBorder(both, 30, 2 * TILE_H + 8 - both.shape[0], 6, 6, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    cv2.putText(both, f"#{n}", (6, 24), 0, 0.8, (0, 0, 200), 2)
+    return both
 
 
 def write_numbered_pages(dataset: str, datasets_dir: Path, boxes: list[BoxKey], out: Path, prefix: str = "page") -> None:

@@ -31,7 +31,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from edge_alpr.datasets import DEFAULT_DATASETS
-from edge_alpr.datasets.kept import LAYOUTS, STATUSES, BoxKey, KeptLabel, box_key, kept_labels_path, load_kept
+from edge_alpr.datasets.kept import (
+    LAYOUTS,
+    STATUSES,
+    BoxKey,
+    KeptLabel,
+    box_key,
+    has_kept_labels,
+    kept_labels_path,
+    load_kept,
+)
 from edge_alpr.datasets.manifest import load_manifest
 from edge_alpr.datasets.passes import merge_passes, write_labels
 from edge_alpr.datasets.third_pass import write_numbered_pages
@@ -47,8 +56,7 @@ def unread_boxes(dataset: str, datasets_dir: Path, split: str, max_aspect: float
     (width / height) and at least ``min_height`` px high, in a fixed pseudo-random order (a hash of
     image and box), so the first N are a sample across the set's sources, not its first folder."""
     manifest = (datasets_dir / dataset / "manifest.jsonl").resolve()
-    path = kept_labels_path(dataset)
-    kept = load_kept(path) if path.is_file() else {}
+    kept = _kept(dataset)
     out = []
     for row in load_manifest(manifest):
         if row.split != split:
@@ -60,6 +68,10 @@ def unread_boxes(dataset: str, datasets_dir: Path, split: str, max_aspect: float
             if key not in kept and y2 - y1 >= min_height and (x2 - x1) / (y2 - y1) < max_aspect:
                 out.append(key)
     return sorted(out, key=lambda key: hashlib.sha1(f"{key[0]}{key[1]}".encode()).digest())
+
+
+def _kept(dataset: str) -> dict[BoxKey, KeptLabel]:
+    return load_kept(kept_labels_path(dataset)) if has_kept_labels(dataset) else {}
 
 
 def write_pages(dataset: str, datasets_dir: Path, boxes: list[BoxKey], out: Path, chunks: int) -> None:
@@ -86,8 +98,8 @@ def load_reading(folder: Path, name: str) -> dict[BoxKey, KeptLabel]:
             raise InputError(f"{folder / name}:{n}: status {status} needs a text")
         if status != "unreadable" and not 2 <= len(text) <= 12:
             status = "unreadable"  # a one-character mark (a Qatari "9"): too little to learn from, and no plate text
-        tile_ = index[r["n"]]
-        out[box_key(tile_["image"], tile_["box"])] = KeptLabel(text, status, layout or None)
+        entry = index[r["n"]]
+        out[box_key(entry["image"], entry["box"])] = KeptLabel(text, status, layout or None)
     return out
 
 
@@ -100,10 +112,9 @@ def merge(dataset: str, datasets_dir: Path, pages: Path, record: Path | None) ->
     merged, report = merge_passes(a, b)
     manifest = (datasets_dir / dataset / "manifest.jsonl").resolve()
     split_of = {row.image.relative_to(manifest.parent).as_posix(): row.split for row in load_manifest(manifest)}
-    path = kept_labels_path(dataset)
-    kept = load_kept(path) if path.is_file() else {}
+    kept = _kept(dataset)
     added = {key: replace(label, split=split_of.get(key[0])) for key, label in merged.items() if key not in kept}
-    write_labels(kept | added, path)
+    write_labels(kept | added, kept_labels_path(dataset))
     if record is not None:
         for suffix, reading in (("_a", a), ("_b", b)):
             _record(Path(f"{record}{suffix}.jsonl"), dataset, reading)

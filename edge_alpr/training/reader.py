@@ -1,8 +1,6 @@
-"""Train the plate recognizer end to end: data, CTC training, int8 export, confidence
-calibration, evaluation on the real Indian validation crops, model card; its options are in
-``reader_args``. Resumes from the run folder's checkpoint after an interruption.
-
-    python -m edge_alpr.training.reader --steps 12000          # or: edge-alpr train-reader
+"""The reader's training run: the CTC loop with its checkpoints, the int8 export, the confidence
+calibration and the model card, and the runs that redo a part of it (--finish-early,
+--recalibrate, --re-export). What a run does and its options: ``reader_args``.
 """
 from __future__ import annotations
 
@@ -302,16 +300,10 @@ def calibrate_and_measure(card_path: Path, card: dict, calib: list[Crop], val: l
     common.write_card(card_path, card)
 
 
-def _foreign_choice(recorded) -> str:
-    """A card's ``foreign_plates``: a choice, or ``true`` as the first runs with the option wrote it."""
-    return {True: "all", False: "none"}.get(recorded, recorded)
-
-
 def _crops_as_trained(args: argparse.Namespace, card: dict) -> tuple[list[Crop], list[Crop], list[Crop]]:
     """(train, calibration, val) real crops as the run that made ``card`` chose them."""
     training = card.get("training", {})
-    foreign = _foreign_choice(training.get("foreign_plates", "none"))
-    return load_real(args.datasets, training.get("agreed_partials", False), foreign)
+    return load_real(args.datasets, training.get("agreed_partials", False), training.get("foreign_plates", "none"))
 
 
 def recalibrate(args: argparse.Namespace) -> int:

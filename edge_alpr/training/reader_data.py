@@ -95,11 +95,12 @@ def load_real(datasets_dir: Path, agreed_partials: bool = False, foreign: str = 
         for row, with_agreed in _kept_rows(manifest, agreed_partials):
             if is_val(row, name, held):
                 continue
-            crops = row_crops(row if _in_calibration(row.image.name) else with_agreed, name, held)
+            calibrating = _in_calibration(row.image.name)
+            crops = row_crops(row if calibrating else with_agreed, name, held)
             if name in FOREIGN_LABELLED_SETS:
                 train.extend(c for c in crops if not is_valid(c.text) and foreign in ("all", c.layout))
                 crops = [c for c in crops if is_valid(c.text)]
-            (calib if _in_calibration(row.image.name) else train).extend(crops)
+            (calib if calibrating else train).extend(crops)
     return train, calib, val
 
 
